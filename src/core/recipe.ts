@@ -1,0 +1,139 @@
+/**
+ * The recipe: a base, ordered steps, and optional tag, metadata and debugging options. Parsed with zod at the
+ * boundary and normalised into {@link BuildSpec}, the plain data every later stage works from.
+ */
+import { z } from 'zod';
+import { parse as parseYaml } from 'yaml';
+import { shellIdentifier, snapbuildIdentifier } from './digest';
+import type { BuildSpec, StepSpec } from './types';
+
+export const DEFAULT_STEP_TIMEOUT_SECONDS = 30 * 60;
+export const DEFAULT_STEP_RETRIES = 2;
+export const MAX_STEPS = 120;
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
+const UNIT_SECONDS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
+
+/** Seconds from `90`, `"90s"`, `"15m"`, `"1.5h"` or `"500ms"`. */
+export function parseDuration(value: number | string): number | undefined {
+  if (typeof value === 'number') return value;
+  const m = DURATION.exec(value.trim());
+  return m ? Number(m[1]) * UNIT_SECONDS[m[2]] : undefined;
+}
+
+const duration = z
+  .union([z.number(), z.string()])
+  .transform((v, ctx) => {
+    const seconds = parseDuration(v);
+    if (seconds === undefined || !(seconds > 0) || seconds > 24 * 3600) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration between 1ms and 24h, like 90, "90s" or "15m" (got ${JSON.stringify(v)})` });
+      return z.NEVER;
+    }
+    return seconds;
+  });
+
+const envName = z.string().regex(ENV_NAME, 'must be a variable name: letters, digits and _, not starting with a digit');
+const command = z.string().refine((s) => s.trim().length > 0, 'must be a non-empty shell command');
+
+const stepObject = z.strictObject({
+  run: command,
+  name: z.string().min(1).max(200).optional(),
+  timeout: duration.optional(),
+  env: z.record(envName, z.string()).optional(),
+  secrets: z.array(envName).max(50).optional(),
+  retries: z.number().int().min(0).max(10).optional(),
+});
+
+const stepSchema = z.union([command, stepObject], {
+  error: (issue) => (issue.code === 'invalid_union' ? 'must be a shell command string or an object with "run"' : undefined),
+});
+
+const metadata = z.record(z.string().min(1).max(256), z.string().max(4096));
+
+export const recipeSchema = z.strictObject({
+  base: z.string().min(1, 'must name a snapshot id or a base image'),
+  steps: z.array(stepSchema).min(1, 'must list at least one step').max(MAX_STEPS),
+  tag: z.string().min(1).max(256).optional(),
+  metadata: metadata.optional(),
+  keepFailedInstance: z.union([z.boolean(), duration]).optional(),
+});
+
+export type RecipeInput = z.input<typeof recipeSchema>;
+
+/** A recipe that failed validation; `problems` has one line per problem, each naming its path. */
+export class RecipeError extends Error {
+  override name = 'RecipeError';
+  constructor(
+    public readonly source: string,
+    public readonly problems: string[],
+  ) {
+    super(`${source}: invalid recipe\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  }
+}
+
+/** `['steps', 3, 'timeout']` -> `steps[3].timeout`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(recipe)';
+}
+
+/** The default TTL of a builder instance kept for debugging after a failure. */
+export const KEEP_FAILED_DEFAULT_SECONDS = 30 * 60;
+
+/** Validates and normalises an already-decoded recipe. Throws {@link RecipeError}. */
+export function normalizeRecipe(input: unknown, source = 'recipe'): BuildSpec {
+  const parsed = recipeSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new RecipeError(
+      source,
+      parsed.error.issues.map((i) => `${formatPath(i.path)}: ${i.message}`),
+    );
+  }
+  const r = parsed.data;
+  const steps: StepSpec[] = r.steps.map((s, index) => toStepSpec(typeof s === 'string' ? { run: s } : s, index));
+  const keep = r.keepFailedInstance;
+  return {
+    base: r.base,
+    steps,
+    tag: r.tag,
+    metadata: r.metadata ?? {},
+    keepFailedInstanceSeconds: keep === true ? KEEP_FAILED_DEFAULT_SECONDS : keep === false || keep === undefined ? 0 : Math.ceil(keep),
+  };
+}
+
+type StepObject = z.output<typeof stepObject>;
+
+function toStepSpec(s: StepObject, index: number): StepSpec {
+  const env = s.env ?? {};
+  // A plain command keeps the Python SDK's identifier so that layers are shared with it. Environment variables
+  // change the effect, so a step with `env` gets a snapbuild identifier that includes them. Names, timeouts,
+  // retries and secrets do not change what the step builds and never enter the digest.
+  const identifier = Object.keys(env).length === 0 ? shellIdentifier(s.run) : snapbuildIdentifier('shell', 1, { run: s.run, env });
+  return {
+    index,
+    run: s.run,
+    name: s.name,
+    identifier,
+    timeoutSeconds: s.timeout ?? DEFAULT_STEP_TIMEOUT_SECONDS,
+    env,
+    secrets: s.secrets ?? [],
+    retries: s.retries ?? DEFAULT_STEP_RETRIES,
+  };
+}
+
+/** Decodes YAML or JSON text (JSON is YAML) and normalises it. Throws {@link RecipeError}. */
+export function parseRecipeText(text: string, source = 'recipe'): BuildSpec {
+  let doc: unknown;
+  try {
+    doc = parseYaml(text, { prettyErrors: false, uniqueKeys: true });
+  } catch (err) {
+    const msg = (err as Error).message.split('\n')[0];
+    throw new RecipeError(source, [`(syntax): ${msg}`]);
+  }
+  return normalizeRecipe(doc, source);
+}
