@@ -79,6 +79,8 @@ export interface Provider {
   exec(instanceId: string, command: string, options?: ExecOptions): Promise<ExecResult>;
   /** Snapshots the instance's current state under `digest` and waits until the snapshot is READY. */
   snapshot(instanceId: string, options: SnapshotOptions): Promise<SnapshotInfo>;
+  /** Sets the instance to stop by itself `ttlSeconds` from now. */
+  setInstanceTtl(id: string, ttlSeconds: number, signal?: AbortSignal): Promise<InstanceInfo>;
   /** Stops and deletes the instance. Stopping an instance that is already gone succeeds. */
   stopInstance(id: string, signal?: AbortSignal): Promise<void>;
   /** Releases resources held by this process (timers, connections). */

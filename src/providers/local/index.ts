@@ -164,6 +164,7 @@ export class LocalProvider implements Provider {
       } catch {
         throw new ServerError(`instance ${instanceId} lost its state (interrupted snapshot); start a new one`, false);
       }
+      const pidFile = (execPid?: number) => writeJsonAtomic(this.instanceFile(instanceId), { ...rec, execPid });
       return execInOverlay(
         {
           layerRoot: this.root,
@@ -173,11 +174,9 @@ export class LocalProvider implements Provider {
           merged: path.join(dir, 'merged'),
         },
         command,
-        {
-          ...options,
-          onPid: (pid) => void writeJsonAtomic(this.instanceFile(instanceId), { ...rec, execPid: pid }).catch(() => undefined),
-        },
-      );
+        // The PID is recorded so that a stop from another process can kill a running command.
+        { ...options, onPid: (pid) => void pidFile(pid).catch(() => undefined) },
+      ).finally(() => pidFile(undefined).catch(() => undefined));
     });
   }
 
@@ -209,6 +208,16 @@ export class LocalProvider implements Provider {
       rec.status = 'ready';
       await writeJsonAtomic(this.snapshotFile(id), rec);
       return publicSnapshot(rec);
+    });
+  }
+
+  async setInstanceTtl(id: string, ttlSeconds: number): Promise<InstanceInfo> {
+    if (!(ttlSeconds > 0)) throw new ValidationError('ttlSeconds must be positive');
+    return this.withLock(id, async () => {
+      const rec = await this.instanceRecord(id);
+      rec.ttlExpireAt = Date.now() + ttlSeconds * 1000;
+      await writeJsonAtomic(this.instanceFile(id), rec);
+      return publicInstance(rec);
     });
   }
 

@@ -1,0 +1,157 @@
+/**
+ * Activities: the only code of a build that touches a provider. `createActivities(deps)` closes over the
+ * provider and the worker's secrets; the workflow sees only the type. This file is the one place where
+ * provider errors become Temporal failures.
+ */
+import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import type { Plan, StepSpec } from '../core/types';
+import { ProviderError, RateLimitedError } from '../providers/errors';
+import { lookupPlan } from '../providers/plan';
+import type { InstanceInfo, Provider, SnapshotInfo } from '../providers/provider';
+import { MISSING_SECRET, STEP_FAILED, type StepFailureDetails } from '../workflows/errors';
+
+export interface ActivityDeps {
+  provider: Provider;
+  /** Resolves a secret by name on the worker; defaults to the worker's environment. */
+  secret?: (name: string) => string | undefined;
+}
+
+/** Lines of output kept in a failure and in heartbeats. */
+const TAIL_LINES = 20;
+const TAIL_CHARS = 4000;
+
+/** The metadata key naming the build that started an instance; lets cleanup find strays. */
+export const BUILD_KEY = 'snapbuild-build';
+
+export function createActivities(deps: ActivityDeps) {
+  const { provider } = deps;
+  const secret = deps.secret ?? ((name: string) => process.env[name]);
+
+  return {
+    /** Computes every digest and looks all of them up in one round. */
+    async plan(input: { base: string; identifiers: string[] }): Promise<Plan> {
+      return translate(() => lookupPlan(provider, input.base, input.identifiers, Context.current().cancellationSignal));
+    },
+
+    async startInstance(input: { snapshotId: string; ttlSeconds: number; metadata: Record<string, string> }): Promise<InstanceInfo> {
+      return translate(() =>
+        provider.startInstance(input.snapshotId, { ttlSeconds: input.ttlSeconds, metadata: input.metadata, signal: Context.current().cancellationSignal }),
+      );
+    },
+
+    /**
+     * Runs one step. Heartbeats carry the output tail; cancellation kills the command. A non-zero exit is a
+     * non-retryable StepFailed failure with the exit code and the last lines of output.
+     */
+    async execStep(input: { instanceId: string; step: StepSpec }): Promise<{ durationMs: number; outputTail: string }> {
+      const { step } = input;
+      const env: Record<string, string> = { ...step.env };
+      const secretValues: string[] = [];
+      for (const name of step.secrets) {
+        const value = secret(name);
+        if (value === undefined) {
+          throw ApplicationFailure.create({ type: MISSING_SECRET, nonRetryable: true, message: `step ${step.index}: secret ${name} is not set on the worker` });
+        }
+        env[name] = value;
+        if (value) secretValues.push(value);
+      }
+      const redact = (text: string) => secretValues.reduce((t, v) => t.split(v).join('***'), text);
+      const ctx = Context.current();
+      let recent = '';
+      const beat = setInterval(() => heartbeat({ outputTail: redact(tail(recent)) }), 1000);
+      const started = Date.now();
+      try {
+        const result = await translate(() =>
+          provider.exec(input.instanceId, step.run, {
+            env,
+            timeoutMs: step.timeoutSeconds * 1000,
+            signal: ctx.cancellationSignal,
+            onOutput: (chunk) => {
+              recent = (recent + chunk).slice(-TAIL_CHARS * 2);
+            },
+          }),
+        );
+        const outputTail = redact(tail(interleave(result.stdout, result.stderr)));
+        if (result.exitCode !== 0) {
+          const details: StepFailureDetails = { stepIndex: step.index, exitCode: result.exitCode, outputTail };
+          throw ApplicationFailure.create({
+            type: STEP_FAILED,
+            nonRetryable: true,
+            message: `step ${step.index} (${step.name ?? oneLine(step.run)}) exited with code ${result.exitCode}` + (outputTail ? `\n${outputTail}` : ''),
+            details: [details],
+          });
+        }
+        return { durationMs: Date.now() - started, outputTail };
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /** Snapshots the instance under `digest`. Idempotent: an existing READY snapshot with that digest is reused. */
+    async snapshot(input: { instanceId: string; digest: string; metadata: Record<string, string> }): Promise<SnapshotInfo> {
+      return translate(async () => {
+        const signal = Context.current().cancellationSignal;
+        const existing = (await provider.findReadySnapshots([input.digest], signal)).get(input.digest);
+        if (existing) return existing;
+        return provider.snapshot(input.instanceId, { digest: input.digest, metadata: input.metadata, signal });
+      });
+    },
+
+    /**
+     * Stops the builder instance (idempotent), then any other instance labelled with this build, so a start
+     * that was retried after a lost response cannot leak a machine.
+     */
+    async stopInstance(input: { instanceId?: string; buildId: string; keep?: string }): Promise<string[]> {
+      return translate(async () => {
+        const stopped: string[] = [];
+        if (input.instanceId && input.instanceId !== input.keep) {
+          await provider.stopInstance(input.instanceId);
+          stopped.push(input.instanceId);
+        }
+        for (const inst of await provider.listInstances({ metadata: { [BUILD_KEY]: input.buildId } })) {
+          if (inst.id === input.keep || stopped.includes(inst.id)) continue;
+          await provider.stopInstance(inst.id);
+          stopped.push(inst.id);
+        }
+        return stopped;
+      });
+    },
+
+    /** Keeps a failed builder alive for debugging, for `ttlSeconds` from now. */
+    async keepInstance(input: { instanceId: string; ttlSeconds: number }): Promise<InstanceInfo> {
+      return translate(() => provider.setInstanceTtl(input.instanceId, input.ttlSeconds));
+    },
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;
+
+/** Runs `fn`, turning a ProviderError into an ApplicationFailure whose type is the error's class name. */
+async function translate<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof ProviderError) {
+      throw ApplicationFailure.create({
+        type: err.name,
+        message: err.message,
+        nonRetryable: !err.retryable,
+        nextRetryDelay: err instanceof RateLimitedError && err.retryAfterMs ? err.retryAfterMs : undefined,
+      });
+    }
+    throw err;
+  }
+}
+
+function tail(text: string): string {
+  return text.split('\n').slice(-TAIL_LINES - 1).join('\n').slice(-TAIL_CHARS).trimEnd();
+}
+
+function interleave(stdout: string, stderr: string): string {
+  return [stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join('\n');
+}
+
+function oneLine(command: string): string {
+  const first = command.trim().split('\n')[0];
+  return first.length > 60 ? first.slice(0, 57) + '...' : first;
+}

@@ -1,0 +1,141 @@
+/**
+ * The embedded Temporal dev server: finding a binary (explicit path, PATH, cache, `go install`, the SDK's
+ * download) and running `temporal server start-dev` with its state on disk.
+ */
+import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { promises as fs, statSync } from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { Connection } from '@temporalio/client';
+
+const run = promisify(execFile);
+
+export const TEMPORAL_CLI_VERSION = 'v1.5.1';
+const GO_PACKAGE = `github.com/temporalio/cli/cmd/temporal@${TEMPORAL_CLI_VERSION}`;
+
+export type Log = (line: string) => void;
+
+export interface DevServer {
+  address: string;
+  namespace: string;
+  stop(): Promise<void>;
+}
+
+/** Where a `go install`ed Temporal CLI is cached. */
+export function cachedCliPath(cacheDir: string): string {
+  return path.join(cacheDir, 'bin', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
+  }
+}
+
+function onPath(name: string): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
+    if (dir && isFile(path.join(dir, name))) return path.join(dir, name);
+  }
+  return undefined;
+}
+
+/**
+ * Finds a Temporal CLI: an explicit path, then `temporal` on PATH, then the cache, then builds one with
+ * `go install` when Go is present. Returns undefined when none can be had (the caller falls back to the SDK's
+ * download).
+ */
+export async function resolveTemporalCli(opts: { explicit?: string; cacheDir: string; log: Log }): Promise<string | undefined> {
+  if (opts.explicit) {
+    if (!isFile(opts.explicit)) throw new Error(`SNAPBUILD_TEMPORAL_CLI=${opts.explicit} does not exist`);
+    return opts.explicit;
+  }
+  const found = onPath('temporal');
+  if (found) return found;
+  const cached = cachedCliPath(opts.cacheDir);
+  if (isFile(cached)) return cached;
+  const go = onPath('go') ?? (isFile('/usr/local/go/bin/go') ? '/usr/local/go/bin/go' : undefined);
+  if (!go) return undefined;
+  opts.log(`Compiling the Temporal dev server (go install ${GO_PACKAGE}) into ${path.dirname(cached)}.`);
+  opts.log('This happens once per machine and takes 2 to 10 minutes on 2 cores; later runs reuse it.');
+  const started = Date.now();
+  const tmpBin = `${path.dirname(cached)}.tmp-${process.pid}`;
+  await fs.mkdir(tmpBin, { recursive: true });
+  const ticker = setInterval(() => opts.log(`  ...still compiling (${Math.round((Date.now() - started) / 1000)}s)`), 30_000);
+  try {
+    await run(go, ['install', '-trimpath', GO_PACKAGE], { env: { ...process.env, GOBIN: tmpBin, GOFLAGS: '' }, maxBuffer: 64 * 1024 * 1024 });
+    await fs.mkdir(path.dirname(cached), { recursive: true });
+    await fs.rename(path.join(tmpBin, 'temporal'), cached);
+  } catch (err) {
+    const stderr = String((err as { stderr?: string }).stderr ?? '').trim().split('\n').slice(-3).join(' | ');
+    throw new Error(`go install ${GO_PACKAGE} failed: ${stderr || (err as Error).message}`);
+  } finally {
+    clearInterval(ticker);
+    await fs.rm(tmpBin, { recursive: true, force: true });
+  }
+  opts.log(`Temporal dev server compiled in ${Math.round((Date.now() - started) / 1000)}s.`);
+  return cached;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * Starts `temporal server start-dev` on a free loopback port and waits until it answers. With `dbFile`, the
+ * server keeps workflows and schedules on disk between runs; without it, everything is in memory.
+ */
+export async function startDevServer(opts: { cli: string; dbFile?: string; namespace?: string; log?: Log; startTimeoutMs?: number }): Promise<DevServer> {
+  const port = await freePort();
+  const namespace = opts.namespace ?? 'default';
+  const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--headless', '--log-level', 'error',
+    '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true'];
+  if (opts.dbFile) {
+    await fs.mkdir(path.dirname(opts.dbFile), { recursive: true });
+    args.push('--db-filename', opts.dbFile);
+  }
+  const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const address = `127.0.0.1:${port}`;
+  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
+  let running = true;
+  void exited.then(() => (running = false));
+  for (;;) {
+    if (!running) throw new Error(`the Temporal dev server exited during start-up: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    try {
+      const conn = await Connection.connect({ address, connectTimeout: 1000 });
+      await conn.workflowService.describeNamespace({ namespace });
+      await conn.close();
+      break;
+    } catch (err) {
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`the Temporal dev server did not answer on ${address} within ${opts.startTimeoutMs ?? 60_000} ms: ${(err as Error).message}`);
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  }
+  return {
+    address,
+    namespace,
+    async stop() {
+      if (!running) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

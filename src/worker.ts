@@ -1,0 +1,41 @@
+/**
+ * Composition root: provider -> activities -> Worker. Used by `snapbuild worker` and by the embedded default
+ * (an in-process worker beside the CLI).
+ */
+import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { createActivities } from './activities';
+import type { Provider } from './providers/provider';
+
+export interface WorkerDeps {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  provider: Provider;
+  /** A bundle made once and shared (tests); otherwise the worker bundles the workflows itself. */
+  workflowBundle?: WorkflowBundleWithSourceMap;
+  identity?: string;
+}
+
+/** The path of the workflows module, in source (ts-jest, ts-node) or compiled form. */
+export const workflowsPath = require.resolve('./workflows');
+
+export function createWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.namespace,
+    taskQueue: deps.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    activities: createActivities({ provider: deps.provider }),
+    ...(deps.identity ? { identity: deps.identity } : {}),
+    // Builds are I/O-bound; each running step holds one slot.
+    maxConcurrentActivityTaskExecutions: 16,
+    shutdownGraceTime: '10s',
+  });
+}
+
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: quietBundlerLogger });
+}
+
+const noop = () => undefined;
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };

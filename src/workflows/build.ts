@@ -1,0 +1,163 @@
+/**
+ * The build workflow (DESIGN.md "The build workflow"). Deterministic: it imports only @temporalio/workflow,
+ * its own folder and types.
+ */
+import {
+  ActivityCancellationType,
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  isCancellation,
+  proxyActivities,
+  setHandler,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities';
+import type { BuildInput, BuildProgress, BuildResult, StepReport, StepSpec } from '../core/types';
+import { FATAL_TYPES } from './errors';
+import { progressQuery } from './messages';
+
+const BUILD_KEY = 'snapbuild-build';
+
+/** Quick calls to the provider: safe to retry (lookups, idempotent snapshot, idempotent stop). */
+const { plan, snapshot, stopInstance, keepInstance } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
+});
+
+/** Starting a machine is not idempotent: a few attempts only; strays are found by their build label. */
+const { startInstance } = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+/**
+ * Running a command is never retried on the same machine: the workflow decides whether to re-run it on a
+ * fresh instance. Heartbeats detect a lost worker; cancellation waits until the command is killed.
+ */
+function execActivity(step: StepSpec) {
+  return proxyActivities<Activities>({
+    startToCloseTimeout: `${step.timeoutSeconds + 60}s`,
+    heartbeatTimeout: '30s',
+    retry: { maximumAttempts: 1 },
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+  }).execStep;
+}
+
+/** Builds a recipe's layers, reusing the deepest cached one and running only the steps after it. */
+export async function buildWorkflow(input: BuildInput): Promise<BuildResult> {
+  const started = Date.now();
+  const { spec } = input;
+  const buildId = workflowInfo().workflowId;
+  const steps: StepReport[] = spec.steps.map((s) => ({
+    index: s.index,
+    name: s.name,
+    run: s.run,
+    digest: '',
+    state: 'pending',
+    cached: false,
+    durationMs: 0,
+    attempts: 0,
+  }));
+  const progress: BuildProgress = { phase: 'planning', steps };
+  setHandler(progressQuery, () => progress);
+
+  const thePlan = await plan({ base: spec.base, identifiers: spec.steps.map((s) => s.identifier) });
+  for (const p of thePlan.steps) {
+    steps[p.index].digest = p.digest;
+    if (p.index <= thePlan.deepestCached) Object.assign(steps[p.index], { state: 'cached', cached: true, snapshotId: p.snapshotId });
+  }
+  const result = (instanceId?: string): BuildResult => ({
+    snapshotId: steps[steps.length - 1].snapshotId!,
+    digest: thePlan.finalDigest,
+    baseSnapshotId: thePlan.baseSnapshotId,
+    steps,
+    fullyCached: instanceId === undefined,
+    instanceId,
+    durationMs: Date.now() - started,
+  });
+  if (thePlan.deepestCached === steps.length - 1) {
+    progress.phase = 'done';
+    return result();
+  }
+
+  const remaining = spec.steps.slice(thePlan.deepestCached + 1);
+  const metadata = { [BUILD_KEY]: buildId, ...(input.recipeName ? { 'snapbuild-recipe': input.recipeName } : {}) };
+  // Leak insurance: the provider stops the builder by itself once every remaining step could have timed out.
+  const ttlSeconds = Math.min(24 * 3600, remaining.reduce((t, s) => t + s.timeoutSeconds, 0) + 15 * 60);
+  let lastGood = thePlan.deepestCached >= 0 ? thePlan.steps[thePlan.deepestCached].snapshotId! : thePlan.baseSnapshotId;
+  let instanceId: string | undefined;
+  let firstInstance: string | undefined;
+
+  const discard = (id: string) => CancellationScope.nonCancellable(() => stopInstance({ instanceId: id, buildId }));
+
+  try {
+    for (const step of remaining) {
+      const report = steps[step.index];
+      for (let attempt = 1; ; attempt++) {
+        report.attempts = attempt;
+        const t0 = Date.now();
+        try {
+          if (!instanceId) {
+            progress.phase = 'starting';
+            instanceId = (await startInstance({ snapshotId: lastGood, ttlSeconds, metadata })).id;
+            firstInstance ??= instanceId;
+            progress.instanceId = instanceId;
+          }
+          progress.phase = 'building';
+          report.state = 'running';
+          await execActivity(step)({ instanceId, step });
+          report.state = 'snapshotting';
+          const snap = await snapshot({ instanceId, digest: report.digest, metadata: { ...spec.metadata, [BUILD_KEY]: buildId } });
+          Object.assign(report, { state: 'built', snapshotId: snap.id, durationMs: report.durationMs + Date.now() - t0 });
+          lastGood = snap.id;
+          break;
+        } catch (err) {
+          report.durationMs += Date.now() - t0;
+          if (isCancellation(err) || isFatal(err) || attempt > step.retries) throw err;
+          // An infrastructure failure leaves the machine in an unknown state: never re-run the command on it.
+          // Discard it and re-run the step on a fresh instance from the last good snapshot.
+          if (instanceId) await discard(instanceId);
+          instanceId = undefined;
+        }
+      }
+    }
+  } catch (err) {
+    const failedStep = steps.find((s) => s.state === 'running' || s.state === 'snapshotting');
+    if (failedStep) failedStep.state = 'failed';
+    for (const s of steps) if (s.state === 'pending') s.state = 'skipped';
+    progress.phase = isCancellation(err) ? 'cancelled' : 'failed';
+    if (instanceId && spec.keepFailedInstanceSeconds > 0 && !isCancellation(err)) {
+      const kept = instanceId;
+      await CancellationScope.nonCancellable(async () => {
+        await keepInstance({ instanceId: kept, ttlSeconds: spec.keepFailedInstanceSeconds });
+        await stopInstance({ buildId, keep: kept });
+      });
+      throw ApplicationFailure.create({
+        type: 'BuildFailed',
+        nonRetryable: true,
+        message: `${describe(err)}; builder instance ${kept} kept for debugging for ${spec.keepFailedInstanceSeconds}s`,
+        details: [{ keptInstanceId: kept, ttlSeconds: spec.keepFailedInstanceSeconds }],
+        cause: err as Error,
+      });
+    }
+    throw err;
+  } finally {
+    if (progress.phase !== 'failed' && progress.phase !== 'cancelled') progress.phase = 'stopping';
+    // Compensation runs whatever happened, even when the workflow itself was cancelled.
+    if (instanceId && !(progress.phase === 'failed' && spec.keepFailedInstanceSeconds > 0)) await discard(instanceId);
+  }
+  progress.phase = 'done';
+  return result(firstInstance);
+}
+
+/** A failure that re-running the step on a fresh instance cannot fix. Everything else counts as infrastructure. */
+function isFatal(err: unknown): boolean {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && FATAL_TYPES.includes(cause.type ?? '');
+}
+
+function describe(err: unknown): string {
+  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
+  return cause instanceof Error ? cause.message.split('\n')[0] : String(err);
+}

@@ -1,0 +1,19 @@
+/**
+ * Failure types that cross the activity/workflow boundary. A type named here is part of the retry contract:
+ * renaming one changes retry behaviour.
+ */
+
+/** A command exited non-zero. Never retried: the build fails at once with the exit code and output tail. */
+export const STEP_FAILED = 'StepFailed';
+/** A step names a secret the worker does not have. */
+export const MISSING_SECRET = 'MissingSecret';
+
+/** Failures that re-running the step on a fresh instance cannot fix. */
+export const FATAL_TYPES = [STEP_FAILED, MISSING_SECRET, 'UnsupportedError', 'ValidationError', 'AuthError'];
+
+/** Details attached to a StepFailed failure. */
+export interface StepFailureDetails {
+  stepIndex: number;
+  exitCode: number;
+  outputTail: string;
+}
