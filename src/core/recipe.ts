@@ -10,6 +10,8 @@ import type { BuildSpec, StepSpec } from './types';
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 30 * 60;
 export const DEFAULT_STEP_RETRIES = 2;
 export const MAX_STEPS = 120;
+/** The default TTL of a builder instance kept for debugging after a failure. */
+export const KEEP_FAILED_DEFAULT_SECONDS = 30 * 60;
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const DURATION = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/;
@@ -34,20 +36,42 @@ const duration = z
   });
 
 const envName = z.string().regex(ENV_NAME, 'must be a variable name: letters, digits and _, not starting with a digit');
-const command = z.string().refine((s) => s.trim().length > 0, 'must be a non-empty shell command');
+const command = z
+  .string({ error: (issue) => (issue.input === undefined ? 'is required: the shell command to run' : 'must be a shell command string') })
+  .refine((s) => s.trim().length > 0, 'must be a non-empty shell command');
 
 const stepObject = z.strictObject({
   run: command,
   name: z.string().min(1).max(200).optional(),
   timeout: duration.optional(),
-  env: z.record(envName, z.string()).optional(),
+  env: z
+    .record(z.string(), z.string())
+    .superRefine((env, ctx) => {
+      for (const key of Object.keys(env)) {
+        if (!ENV_NAME.test(key)) ctx.addIssue({ code: 'custom', path: [key], message: 'must be a variable name: letters, digits and _, not starting with a digit' });
+      }
+    })
+    .optional(),
   secrets: z.array(envName).max(50).optional(),
   retries: z.number().int().min(0).max(10).optional(),
 });
 
-const stepSchema = z.union([command, stepObject], {
-  error: (issue) => (issue.code === 'invalid_union' ? 'must be a shell command string or an object with "run"' : undefined),
-});
+// A string step is shorthand for `{ run: <string> }`. Anything else that is not an object gets one clear
+// message; a YAML scalar such as `- true` or `- 42` is named, since YAML does not read it as a string.
+const stepSchema = z.preprocess(
+  (v) => (typeof v === 'string' && v.trim() ? { run: v } : v),
+  z.strictObject(stepObject.shape, {
+    error: (issue) => {
+      if (issue.code !== 'invalid_type') return undefined;
+      const input: unknown = issue.input;
+      if (typeof input === 'string') return 'must be a non-empty shell command';
+      if (typeof input === 'number' || typeof input === 'boolean') {
+        return `must be a shell command string: YAML read ${JSON.stringify(input)} as a ${typeof input}, so quote it`;
+      }
+      return 'must be a shell command string or an object with "run"';
+    },
+  }),
+);
 
 const metadata = z.record(z.string().min(1).max(256), z.string().max(4096));
 
@@ -56,7 +80,8 @@ export const recipeSchema = z.strictObject({
   steps: z.array(stepSchema).min(1, 'must list at least one step').max(MAX_STEPS),
   tag: z.string().min(1).max(256).optional(),
   metadata: metadata.optional(),
-  keepFailedInstance: z.union([z.boolean(), duration]).optional(),
+  /** true keeps a failed builder for the default TTL, a duration for that long, false not at all. */
+  keepFailedInstance: z.preprocess((v) => (v === true ? KEEP_FAILED_DEFAULT_SECONDS : v === false ? undefined : v), duration.optional()),
 });
 
 export type RecipeInput = z.input<typeof recipeSchema>;
@@ -82,9 +107,6 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return out || '(recipe)';
 }
 
-/** The default TTL of a builder instance kept for debugging after a failure. */
-export const KEEP_FAILED_DEFAULT_SECONDS = 30 * 60;
-
 /** Validates and normalises an already-decoded recipe. Throws {@link RecipeError}. */
 export function normalizeRecipe(input: unknown, source = 'recipe'): BuildSpec {
   const parsed = recipeSchema.safeParse(input);
@@ -95,14 +117,13 @@ export function normalizeRecipe(input: unknown, source = 'recipe'): BuildSpec {
     );
   }
   const r = parsed.data;
-  const steps: StepSpec[] = r.steps.map((s, index) => toStepSpec(typeof s === 'string' ? { run: s } : s, index));
-  const keep = r.keepFailedInstance;
+  const steps: StepSpec[] = r.steps.map((s, index) => toStepSpec(s, index));
   return {
     base: r.base,
     steps,
     tag: r.tag,
     metadata: r.metadata ?? {},
-    keepFailedInstanceSeconds: keep === true ? KEEP_FAILED_DEFAULT_SECONDS : keep === false || keep === undefined ? 0 : Math.ceil(keep),
+    keepFailedInstanceSeconds: Math.ceil(r.keepFailedInstance ?? 0),
   };
 }
 

@@ -1,0 +1,90 @@
+import type { Command } from 'commander';
+import type { WorkflowHandle } from '@temporalio/client';
+import { startBuild } from '../client';
+import type { BuildProgress, BuildResult, StepReport } from '../core/types';
+import { lookupPlan } from '../providers/plan';
+import { progressQuery } from '../workflows/messages';
+import type { Context } from './context';
+import { printJson, seconds, stepLabel, stepsTable } from './output';
+import { loadRecipe } from './recipe-file';
+import { withSession } from './session';
+
+export function registerBuild(program: Command, ctx: Context): void {
+  program
+    .command('build')
+    .description('build a recipe: reuse the deepest cached layer, run the rest, snapshot after every step')
+    .argument('<recipe>', 'recipe file (YAML or JSON)')
+    .option('--json', 'print the result as JSON')
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const { spec, name } = await loadRecipe(file);
+      const provider = await ctx.provider();
+      const plan = await lookupPlan(provider, spec.base, spec.steps.map((s) => s.identifier));
+      const result = await withSession(ctx.config(), ctx.log, provider, async (session) => {
+        const handle = await startBuild(session.client, { spec, plan, taskQueue: session.taskQueue, recipeName: name });
+        ctx.log(`build ${handle.workflowId} (${spec.steps.length} steps, base ${spec.base})`);
+        return followBuild(handle, ctx);
+      });
+      if (opts.json) return printJson(result);
+      process.stdout.write(stepsTable(result.steps));
+      const built = result.steps.filter((s) => !s.cached).length;
+      process.stdout.write(
+        `snapshot ${result.snapshotId}  digest ${result.digest}\n` +
+          (result.fullyCached ? 'all steps cached: no instance started\n' : `${built} step(s) built in ${seconds(result.durationMs)}\n`),
+      );
+    });
+}
+
+/**
+ * Waits for the build, printing each step's state changes as they happen. Ctrl-C cancels the build and waits
+ * for its cleanup (the builder instance is stopped); a second Ctrl-C leaves at once.
+ */
+async function followBuild(handle: WorkflowHandle, ctx: Context): Promise<BuildResult> {
+  const seen = new Map<number, string>();
+  const show = (p: BuildProgress) => {
+    for (const s of p.steps) {
+      if (seen.get(s.index) === s.state || s.state === 'pending') continue;
+      seen.set(s.index, s.state);
+      ctx.log(`  [${s.index + 1}/${p.steps.length}] ${describeState(s)}`);
+    }
+  };
+  let interrupted = false;
+  const onSigint = () => {
+    if (interrupted) process.exit(130);
+    interrupted = true;
+    ctx.log('interrupted: cancelling the build and stopping its instance (Ctrl-C again to leave now)');
+    void handle.cancel().catch(() => undefined);
+  };
+  process.on('SIGINT', onSigint);
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      await handle.query(progressQuery).then(show, () => undefined);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  })();
+  try {
+    const result: BuildResult = await handle.result();
+    show({ phase: 'done', steps: result.steps });
+    return result;
+  } finally {
+    polling = false;
+    await poller;
+    process.off('SIGINT', onSigint);
+  }
+}
+
+function describeState(s: StepReport): string {
+  const label = stepLabel(s);
+  switch (s.state) {
+    case 'cached':
+      return `cached        ${label}`;
+    case 'running':
+      return `running       ${label}${s.attempts > 1 ? ` (attempt ${s.attempts})` : ''}`;
+    case 'snapshotting':
+      return `snapshotting  ${label}`;
+    case 'built':
+      return `built ${seconds(s.durationMs).padStart(7)} ${label} -> ${s.snapshotId}`;
+    default:
+      return `${s.state.padEnd(13)} ${label}`;
+  }
+}

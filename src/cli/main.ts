@@ -1,0 +1,38 @@
+/** The `snapbuild` command line: one file per subcommand, one error sink. */
+import { Command, CommanderError } from 'commander';
+import { registerBuild } from './build';
+import { registerCancel } from './cancel';
+import { createContext } from './context';
+import { registerDigest } from './digest';
+import { reportAndExit } from './errors';
+import { registerPlan } from './plan';
+import { registerStatus } from './status';
+import { registerWorker } from './worker';
+
+export async function main(argv: string[]): Promise<void> {
+  const ctx = createContext();
+  const program = new Command('snapbuild')
+    .description('Layered, cached machine snapshot builds as durable Temporal workflows')
+    .version(require('../../package.json').version)
+    .showHelpAfterError('(run snapbuild --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: () => undefined });
+  registerBuild(program, ctx);
+  registerPlan(program, ctx);
+  registerDigest(program);
+  registerStatus(program, ctx);
+  registerCancel(program, ctx);
+  registerWorker(program, ctx);
+  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)) {
+      process.exit(0);
+    }
+    reportAndExit(err);
+  } finally {
+    await ctx.close();
+  }
+  process.exit(0);
+}
