@@ -11,4 +11,5 @@ module.exports = {
   maxWorkers: 1,
   testTimeout: 120_000,
   forceExit: true,
+  reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
 };

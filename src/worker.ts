@@ -14,6 +14,8 @@ export interface WorkerDeps {
   /** A bundle made once and shared (tests); otherwise the worker bundles the workflows itself. */
   workflowBundle?: WorkflowBundleWithSourceMap;
   identity?: string;
+  /** Signals that shut the worker down; the embedded worker passes [] and lets the CLI handle Ctrl-C. */
+  shutdownSignals?: NodeJS.Signals[];
 }
 
 /** The path of the workflows module, in source (ts-jest, ts-node) or compiled form. */
@@ -30,6 +32,7 @@ export function createWorker(deps: WorkerDeps): Promise<Worker> {
     // Builds are I/O-bound; each running step holds one slot.
     maxConcurrentActivityTaskExecutions: 16,
     shutdownGraceTime: '10s',
+    ...(deps.shutdownSignals ? { shutdownSignals: deps.shutdownSignals } : {}),
   });
 }
 

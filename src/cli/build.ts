@@ -5,6 +5,7 @@ import type { BuildProgress, BuildResult, StepReport } from '../core/types';
 import { lookupPlan } from '../providers/plan';
 import { progressQuery } from '../workflows/messages';
 import type { Context } from './context';
+import { InterruptedError } from './errors';
 import { printJson, seconds, stepLabel, stepsTable } from './output';
 import { loadRecipe } from './recipe-file';
 import { withSession } from './session';
@@ -66,6 +67,9 @@ async function followBuild(handle: WorkflowHandle, ctx: Context): Promise<BuildR
     const result: BuildResult = await handle.result();
     show({ phase: 'done', steps: result.steps });
     return result;
+  } catch (err) {
+    if (interrupted) throw new InterruptedError('build cancelled; its instance was stopped');
+    throw err;
   } finally {
     polling = false;
     await poller;

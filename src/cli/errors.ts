@@ -15,7 +15,13 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** The user interrupted the command (Ctrl-C) and its cleanup finished: exit code 130. */
+export class InterruptedError extends Error {
+  override name = 'InterruptedError';
+}
+
 export const EXIT_USAGE = 2;
+export const EXIT_INTERRUPTED = 130;
 export const EXIT_FAILURE = 1;
 
 export interface Reported {
@@ -27,6 +33,7 @@ export interface Reported {
 export function describeError(err: unknown): Reported {
   if (err instanceof RecipeError) return { code: EXIT_USAGE, message: err.message };
   if (err instanceof UsageError || err instanceof ConfigError) return { code: EXIT_USAGE, message: err.message };
+  if (err instanceof InterruptedError) return { code: EXIT_INTERRUPTED, message: err.message };
   if (err instanceof CommanderError) return { code: EXIT_USAGE, message: err.message.replace(/^error: /, '') };
   if (err instanceof WorkflowNotFoundError) return { code: EXIT_FAILURE, message: `no such build: ${err.workflowId}` };
   if (err instanceof WorkflowFailedError) return { code: EXIT_FAILURE, message: `build failed: ${failureMessage(err.cause)}` };

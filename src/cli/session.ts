@@ -25,7 +25,8 @@ export interface Session {
 let runtimeInstalled = false;
 function installRuntime(): void {
   if (runtimeInstalled) return;
-  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  // The CLI handles Ctrl-C itself (cancel the build, then clean up), so the runtime must not shut workers down.
+  Runtime.install({ logger: new DefaultLogger('ERROR'), shutdownSignals: [] });
   runtimeInstalled = true;
 }
 
@@ -61,7 +62,7 @@ export async function withSession<T>(config: Config, log: Log, provider: Provide
       installRuntime();
       const native = await NativeConnection.connect({ address: server.address });
       try {
-        const worker = await createWorker({ connection: native, namespace: server.namespace, taskQueue: config.taskQueue, provider });
+        const worker = await createWorker({ connection: native, namespace: server.namespace, taskQueue: config.taskQueue, provider, shutdownSignals: [] });
         return await worker.runUntil(fn(session));
       } finally {
         await native.close();

@@ -104,7 +104,11 @@ export async function startDevServer(opts: { cli: string; dbFile?: string; names
     await fs.mkdir(path.dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
   }
-  const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group: a Ctrl-C in the terminal reaches the CLI (which cancels the build and cleans up
+  // through this server) but not the server itself. It is still killed if this process exits.
+  const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -131,6 +135,7 @@ export async function startDevServer(opts: { cli: string; dbFile?: string; names
     address,
     namespace,
     async stop() {
+      process.off('exit', killOnExit);
       if (!running) return;
       child.kill('SIGTERM');
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
