@@ -32,6 +32,8 @@ export function createWorker(deps: WorkerDeps): Promise<Worker> {
     // Builds are I/O-bound; each running step holds one slot.
     maxConcurrentActivityTaskExecutions: 16,
     shutdownGraceTime: '10s',
+    // Cancellation reaches a running step with its next heartbeat: keep that within ~2 s, not the default 30-60 s.
+    maxHeartbeatThrottleInterval: '2s',
     ...(deps.shutdownSignals ? { shutdownSignals: deps.shutdownSignals } : {}),
   });
 }
