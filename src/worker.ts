@@ -2,6 +2,8 @@
  * Composition root: provider -> activities -> Worker. Used by `snapbuild worker` and by the embedded default
  * (an in-process worker beside the CLI).
  */
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { NativeConnection, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { createActivities } from './activities';
 import type { Provider } from './providers/provider';
@@ -21,12 +23,19 @@ export interface WorkerDeps {
 /** The path of the workflows module, in source (ts-jest, ts-node) or compiled form. */
 export const workflowsPath = require.resolve('./workflows');
 
+/** The bundle `npm run build` writes beside the compiled code; absent when running from source. */
+const prebuiltBundle = path.join(__dirname, 'workflow-bundle.js');
+
 export function createWorker(deps: WorkerDeps): Promise<Worker> {
   return Worker.create({
     connection: deps.connection,
     namespace: deps.namespace,
     taskQueue: deps.taskQueue,
-    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath }),
+    ...(deps.workflowBundle
+      ? { workflowBundle: deps.workflowBundle }
+      : existsSync(prebuiltBundle)
+        ? { workflowBundle: { codePath: prebuiltBundle } }
+        : { workflowsPath }),
     activities: createActivities({ provider: deps.provider }),
     ...(deps.identity ? { identity: deps.identity } : {}),
     // Builds are I/O-bound; each running step holds one slot.

@@ -25,7 +25,7 @@ export async function main(argv: string[]): Promise<void> {
   registerWorker(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   try {
-    await program.parseAsync(argv);
+    await program.parseAsync(argv, { from: 'node' });
   } catch (err) {
     if (err instanceof CommanderError && (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.exitCode === 0)) {
       process.exit(0);

@@ -76,29 +76,64 @@ export async function withSession<T>(config: Config, log: Log, provider: Provide
 }
 
 /**
- * Starts the embedded dev server on the snapbuild home's database. One process at a time may own that
- * database: a second one gets a clear error instead of a corrupted store.
+ * Starts the embedded dev server on the snapbuild home's database. One process at a time owns that database:
+ * a second one gets a clear error instead of a corrupted store. The lock file names the owning CLI and its
+ * server; a server still shutting down after its CLI has gone is waited for, never run beside.
  */
 async function startEmbeddedServer(config: Config, log: Log): Promise<DevServer> {
   const dir = path.join(config.homeDir, 'temporal');
   await fs.mkdir(dir, { recursive: true });
-  const release = await lockDatabase(path.join(dir, 'dev-server.pid'));
+  const lock = path.join(dir, 'dev-server.lock');
+  await acquireLock(lock);
   try {
     const cli = await resolveTemporalCli({ explicit: config.temporalCli, cacheDir: config.cacheDir, log });
-    const server = cli ? await startDevServer({ cli, dbFile: path.join(dir, 'dev.db'), log }) : await startSdkDevServer(path.join(dir, 'dev.db'), log);
+    if (!cli) {
+      const server = await startSdkDevServer(path.join(dir, 'dev.db'), log);
+      return { ...server, stop: () => server.stop().finally(() => fs.rm(lock, { force: true })) };
+    }
+    const server = await startDevServer({ cli, dbFile: path.join(dir, 'dev.db'), logFile: path.join(dir, 'dev-server.log') });
+    await fs.writeFile(lock, JSON.stringify({ cli: process.pid, server: server.pid }));
     return {
       ...server,
-      async stop() {
-        try {
-          await server.stop();
-        } finally {
-          await release();
-        }
-      },
+      // Not waiting for the server's graceful shutdown saves about a second per command; the lock keeps the
+      // next command off the database until this server has exited.
+      stop: () => server.stop({ wait: false }),
     };
   } catch (err) {
-    await release();
+    await fs.rm(lock, { force: true });
     throw err;
+  }
+}
+
+async function acquireLock(lock: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    try {
+      await fs.writeFile(lock, JSON.stringify({ cli: process.pid }), { flag: 'wx' });
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
+    let owner: { cli?: number; server?: number } = {};
+    try {
+      owner = JSON.parse(await fs.readFile(lock, 'utf8'));
+    } catch {
+      /* torn or vanished: treat as stale */
+    }
+    if (owner.cli && owner.cli !== process.pid && isAlive(owner.cli)) {
+      throw new UsageError(
+        `another snapbuild process (pid ${owner.cli}) is using the embedded Temporal server; wait for it to finish, ` +
+          'or run a shared server (docker compose up, or `temporal server start-dev`) and set TEMPORAL_ADDRESS',
+      );
+    }
+    if (owner.server && isAlive(owner.server)) {
+      if (Date.now() > deadline) {
+        throw new UsageError(`a previous embedded Temporal server (pid ${owner.server}) is still running after its snapbuild exited; stop it, then retry`);
+      }
+      await new Promise((r) => setTimeout(r, 50)); // the previous server is still shutting down
+      continue;
+    }
+    await fs.rm(lock, { force: true });
   }
 }
 
@@ -110,26 +145,6 @@ async function startSdkDevServer(dbFile: string, log: Log): Promise<DevServer> {
   const port = 7233 + Math.floor(Math.random() * 1000) + 1000;
   const env = await TestWorkflowEnvironment.createLocal({ server: { dbFilename: dbFile, port } });
   return { address: `127.0.0.1:${port}`, namespace: env.namespace ?? 'default', stop: () => env.teardown() };
-}
-
-async function lockDatabase(pidFile: string): Promise<() => Promise<void>> {
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      await fs.writeFile(pidFile, String(process.pid), { flag: 'wx' });
-      return () => fs.rm(pidFile, { force: true });
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      const pid = Number((await fs.readFile(pidFile, 'utf8').catch(() => '')).trim());
-      if (pid && pid !== process.pid && isAlive(pid)) {
-        throw new UsageError(
-          `another snapbuild process (pid ${pid}) is using the embedded Temporal server; wait for it to finish, ` +
-            'or run a shared server (docker compose up, or `temporal server start-dev`) and set TEMPORAL_ADDRESS',
-        );
-      }
-      await fs.rm(pidFile, { force: true }); // left by a process that died
-    }
-  }
-  throw new Error(`cannot lock ${pidFile}`);
 }
 
 function isAlive(pid: number): boolean {

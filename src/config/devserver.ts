@@ -3,7 +3,7 @@
  * download) and running `temporal server start-dev` with its state on disk.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { promises as fs, statSync } from 'node:fs';
+import { closeSync, openSync, promises as fs, readFileSync, statSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
@@ -19,7 +19,7 @@ export type Log = (line: string) => void;
 export interface DevServer {
   address: string;
   namespace: string;
-  stop(): Promise<void>;
+  stop(opts?: { wait?: boolean }): Promise<void>;
 }
 
 /** Where a `go install`ed Temporal CLI is cached. */
@@ -95,7 +95,33 @@ async function freePort(): Promise<number> {
  * Starts `temporal server start-dev` on a free loopback port and waits until it answers. With `dbFile`, the
  * server keeps workflows and schedules on disk between runs; without it, everything is in memory.
  */
-export async function startDevServer(opts: { cli: string; dbFile?: string; namespace?: string; log?: Log; startTimeoutMs?: number }): Promise<DevServer> {
+/** Resolves once something accepts TCP connections on the port (a refused connect answers at once). */
+async function portOpen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export interface StartDevServerOptions {
+  cli: string;
+  /** Keep state in this SQLite file; without it everything is in memory. */
+  dbFile?: string;
+  /** Write the server's own log here (it outlives this process while it shuts down, so never a pipe). */
+  logFile?: string;
+  namespace?: string;
+  startTimeoutMs?: number;
+}
+
+/**
+ * Starts `temporal server start-dev` on a free loopback port and waits until it answers. With `dbFile`, the
+ * server keeps workflows and schedules on disk between runs; without it, everything is in memory.
+ */
+export async function startDevServer(opts: StartDevServerOptions): Promise<DevServer & { pid: number }> {
   const port = await freePort();
   const namespace = opts.namespace ?? 'default';
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--headless', '--log-level', 'error',
@@ -104,43 +130,68 @@ export async function startDevServer(opts: { cli: string; dbFile?: string; names
     await fs.mkdir(path.dirname(opts.dbFile), { recursive: true });
     args.push('--db-filename', opts.dbFile);
   }
+  const logFd = opts.logFile ? openSync(opts.logFile, 'a') : 'ignore';
   // Its own process group: a Ctrl-C in the terminal reaches the CLI (which cancels the build and cleans up
-  // through this server) but not the server itself. It is still killed if this process exits.
-  const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  // through this server) but not the server itself. It is killed if this process exits without stopping it.
+  const child: ChildProcess = spawn(opts.cli, args, { stdio: ['ignore', 'ignore', logFd], detached: true });
+  if (typeof logFd === 'number') closeSync(logFd);
   const killOnExit = () => child.kill('SIGKILL');
   process.once('exit', killOnExit);
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const address = `127.0.0.1:${port}`;
-  const deadline = Date.now() + (opts.startTimeoutMs ?? 60_000);
   let running = true;
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   void exited.then(() => (running = false));
+  const address = `127.0.0.1:${port}`;
+  const timeoutMs = opts.startTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
+  const logTail = () => (opts.logFile ? readTail(opts.logFile) : '');
   for (;;) {
-    if (!running) throw new Error(`the Temporal dev server exited during start-up: ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
-    try {
-      const conn = await Connection.connect({ address, connectTimeout: 1000 });
-      await conn.workflowService.describeNamespace({ namespace });
-      await conn.close();
-      break;
-    } catch (err) {
-      if (Date.now() > deadline) {
-        child.kill('SIGKILL');
-        throw new Error(`the Temporal dev server did not answer on ${address} within ${opts.startTimeoutMs ?? 60_000} ms: ${(err as Error).message}`);
-      }
-      await new Promise((r) => setTimeout(r, 200));
+    if (!running) throw new Error(`the Temporal dev server exited during start-up${opts.logFile ? `: ${logTail() || 'see ' + opts.logFile}` : ''}`);
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error(`the Temporal dev server did not answer on ${address} within ${timeoutMs} ms${opts.logFile ? ` (log: ${opts.logFile})` : ''}`);
     }
+    if (await portOpen(port)) {
+      try {
+        const conn = await Connection.connect({ address, connectTimeout: 2000 });
+        try {
+          await conn.workflowService.describeNamespace({ namespace });
+          break;
+        } finally {
+          await conn.close();
+        }
+      } catch {
+        /* listening, but not serving yet */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 25));
   }
   return {
     address,
     namespace,
-    async stop() {
+    pid: child.pid!,
+    /**
+     * Asks the server to shut down. With `wait: false` it finishes shutting down on its own after this process
+     * has gone (about a second); the caller must then not reuse its database until the pid has exited.
+     */
+    async stop({ wait = true }: { wait?: boolean } = {}) {
       process.off('exit', killOnExit);
       if (!running) return;
       child.kill('SIGTERM');
+      if (!wait) {
+        child.unref();
+        return;
+      }
       const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
       await exited;
       clearTimeout(timer);
     },
   };
+}
+
+function readTail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim().split('\n').slice(-3).join(' | ');
+  } catch {
+    return '';
+  }
 }

@@ -1,0 +1,123 @@
+/** The CLI as a user meets it: exit codes, one-line errors, output formats, and the embedded default. */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { snapbuild } from '../helpers/cli';
+
+const VECTORS = ['1779e7f4a81d9d0745e94b324501b518f10675920ccbe6e91e68a21df909b530', '8b34bae76e43a8c4d15ef12012d3d4d6611556558a32926df3ba7e150a60ea56'];
+
+let home: string;
+beforeAll(() => {
+  home = mkdtempSync(path.join(os.tmpdir(), 'snapbuild-cli-'));
+});
+afterAll(() => {
+  try {
+    execFileSync('umount', ['-l', path.join(home, 'local', 'fs')], { stdio: 'ignore' });
+  } catch {
+    /* never mounted */
+  }
+  rmSync(home, { recursive: true, force: true });
+});
+
+function recipe(name: string, text: string): string {
+  const file = path.join(home, name);
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('snapbuild digest', () => {
+  test('prints the Morph SDK vectors, one per line', async () => {
+    const r = await snapbuild(['digest', '--parent', 'snapshot_abc', 'echo hi', 'echo bye']);
+    expect(r).toEqual({ code: 0, stdout: VECTORS.join('\n') + '\n', stderr: '' });
+  });
+
+  test('prints a JSON array with --json', async () => {
+    const r = await snapbuild(['digest', '--json', '--parent', 'snapshot_abc', 'echo hi', 'echo bye']);
+    expect(JSON.parse(r.stdout)).toEqual(VECTORS);
+  });
+
+  test('a missing --parent is a usage error (exit 2), in one line', async () => {
+    const r = await snapbuild(['digest', 'echo hi']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe("snapbuild: required option '--parent <id-or-digest>' not specified\n");
+  });
+});
+
+describe('bad input', () => {
+  test('an invalid recipe exits 2 with one line per problem and starts nothing', async () => {
+    const file = recipe('bad.yaml', 'base: host\nsteps:\n  - echo ok\n  - run: x\n    timeout: soon\n  - true\n');
+    const r = await snapbuild(['build', file], { SNAPBUILD_HOME: home });
+    expect(r.code).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(existsSync(path.join(home, 'temporal'))).toBe(false); // no server was started
+    expect(r.stderr).toBe(
+      `snapbuild: ${file}: invalid recipe\n` +
+        '  steps[1].timeout: must be a duration between 1ms and 24h, like 90, "90s" or "15m" (got "soon")\n' +
+        '  steps[2]: must be a shell command string: YAML read true as a boolean, so quote it\n',
+    );
+  });
+
+  test('a missing recipe file exits 2', async () => {
+    const r = await snapbuild(['plan', path.join(home, 'nope.yaml')], { SNAPBUILD_HOME: home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`snapbuild: cannot read recipe ${path.join(home, 'nope.yaml')}: no such file\n`);
+  });
+
+  test('an unknown command exits 2 without a stack trace', async () => {
+    const r = await snapbuild(['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^snapbuild: unknown command 'frobnicate'\n$/);
+  });
+
+  test('an invalid setting is named', async () => {
+    const r = await snapbuild(['plan', 'examples/hello.yaml'], { SNAPBUILD_PROVIDER: 'cloud9' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^snapbuild: SNAPBUILD_PROVIDER: /);
+  });
+
+  test('snapbuild worker without a server says what to set', async () => {
+    const r = await snapbuild(['worker'], { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('set TEMPORAL_ADDRESS');
+  });
+});
+
+describe('embedded default', () => {
+  test('plan, build, build again: the second build is fully cached and starts no instance', async () => {
+    const file = recipe('ok.yaml', `base: host\nsteps:\n  - echo ${Date.now()} > /root/stamp\n  - run: cat /root/stamp\n    name: show stamp\n`);
+    const env = { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '' };
+
+    const plan = await snapbuild(['plan', file], env);
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/^STEP +PLAN +SNAPSHOT +DIGEST +COMMAND\n1 +run +- /);
+    expect(plan.stdout).toContain('2 of 2 steps would run');
+
+    const first = await snapbuild(['build', file, '--json'], env);
+    expect(first.code).toBe(0);
+    const r1 = JSON.parse(first.stdout);
+    expect(r1.fullyCached).toBe(false);
+    expect(r1.steps.map((s: { state: string }) => s.state)).toEqual(['built', 'built']);
+    expect(first.stderr).toContain('[2/2] built');
+
+    const second = await snapbuild(['build', file], env);
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain('all steps cached: no instance started');
+    expect(second.stdout).toMatch(/\n2 +cached +- +snapshot_\w+ +\w{12} +show stamp\n/);
+
+    const status = await snapbuild(['status', `build-${r1.digest}`, '--json'], env);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout)).toMatchObject({ status: 'COMPLETED', progress: { snapshotId: r1.snapshotId } });
+
+    const plan2 = await snapbuild(['plan', file, '--json'], env);
+    expect(JSON.parse(plan2.stdout)).toMatchObject({ deepestCached: 1, finalDigest: r1.digest });
+  });
+
+  test('a failing build exits 1 with the step, exit code and output', async () => {
+    const file = recipe('fail.yaml', `base: host\nsteps:\n  - echo ${Date.now()}\n  - echo broken >&2; exit 5\n`);
+    const r = await snapbuild(['build', file], { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '' });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('snapbuild: build failed: step 1 (echo broken >&2; exit 5) exited with code 5\nbroken\n');
+    expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
+  });
+});
