@@ -15,11 +15,15 @@ export interface TestTemporal {
   close(): Promise<void>;
 }
 
+/** Quiet SDK logs; once per process, before any worker or connection. */
+export function installQuietRuntime(): void {
+  if (installed) return;
+  Runtime.install({ logger: new DefaultLogger('ERROR') });
+  installed = true;
+}
+
 export async function startTestWorker(provider: Provider): Promise<TestTemporal> {
-  if (!installed) {
-    Runtime.install({ logger: new DefaultLogger('ERROR') });
-    installed = true;
-  }
+  installQuietRuntime();
   const address = process.env.SNAPBUILD_TEST_TEMPORAL_ADDRESS!;
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });

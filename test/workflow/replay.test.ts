@@ -14,7 +14,7 @@ import { normalizeRecipe } from '../../src/core/recipe';
 import { lookupPlan } from '../../src/providers/plan';
 import { bundleWorkflows } from '../../src/worker';
 import { openTestStore } from '../helpers/store';
-import { startTestWorker } from '../helpers/temporal';
+import { installQuietRuntime, startTestWorker } from '../helpers/temporal';
 
 const dir = path.join(__dirname, '../fixtures/histories');
 
@@ -40,6 +40,8 @@ if (process.env.SNAPBUILD_RECORD_HISTORIES) {
     }
   });
 }
+
+beforeAll(installQuietRuntime);
 
 const fixtures = readdirSync(dir).filter((f) => f.endsWith('.json'));
 
