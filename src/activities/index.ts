@@ -87,13 +87,19 @@ export function createActivities(deps: ActivityDeps) {
       }
     },
 
-    /** Snapshots the instance under `digest`. Idempotent: an existing READY snapshot with that digest is reused. */
-    async snapshot(input: { instanceId: string; digest: string; metadata: Record<string, string> }): Promise<SnapshotInfo> {
+    /**
+     * Snapshots the instance under `digest`. Idempotent: a READY snapshot with that digest is reused, and a
+     * pending one made by this build (a retry after a lost response) is waited for rather than duplicated.
+     */
+    async snapshot(input: { instanceId: string; digest: string; buildId: string; metadata: Record<string, string> }): Promise<SnapshotInfo> {
       return translate(async () => {
         const signal = Context.current().cancellationSignal;
-        const existing = (await provider.findReadySnapshots([input.digest], signal)).get(input.digest);
-        if (existing) return existing;
-        return provider.snapshot(input.instanceId, { digest: input.digest, metadata: input.metadata, signal });
+        const existing = await provider.listSnapshots({ digest: input.digest }, signal);
+        const ready = existing.find((s) => s.status === 'ready');
+        if (ready) return ready;
+        const ours = existing.find((s) => s.status === 'pending' && s.metadata[BUILD_KEY] === input.buildId);
+        if (ours) return provider.waitForSnapshot(ours.id, signal);
+        return provider.snapshot(input.instanceId, { digest: input.digest, metadata: { ...input.metadata, [BUILD_KEY]: input.buildId }, signal });
       });
     },
 

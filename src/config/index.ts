@@ -14,6 +14,8 @@ const envSchema = z.object({
   SNAPBUILD_TASK_QUEUE: z.string().min(1).default('snapbuild'),
   SNAPBUILD_TEMPORAL_CLI: z.string().min(1).optional(),
   SNAPBUILD_CACHE_DIR: z.string().min(1).optional(),
+  MORPH_BASE_URL: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL, like https://cloud.morph.so/api' }).optional(),
+  MORPH_API_KEY: z.string().optional(),
   XDG_DATA_HOME: z.string().optional(),
   XDG_CACHE_HOME: z.string().optional(),
 });
@@ -29,6 +31,11 @@ export interface Config {
   temporalCli?: string;
   /** Where a Temporal CLI built by `go install` is kept between runs. */
   cacheDir: string;
+  morph: {
+    baseUrl: string;
+    /** Secret: read here, handed to the HTTP client, never logged, never put into a workflow input. */
+    apiKey?: string;
+  };
 }
 
 /** A setting in the environment is invalid. */
@@ -52,5 +59,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     taskQueue: e.SNAPBUILD_TASK_QUEUE,
     temporalCli: e.SNAPBUILD_TEMPORAL_CLI,
     cacheDir: path.resolve(e.SNAPBUILD_CACHE_DIR ?? path.join(e.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'snapbuild')),
+    morph: { baseUrl: e.MORPH_BASE_URL ?? 'https://cloud.morph.so/api', apiKey: e.MORPH_API_KEY || undefined },
   };
 }

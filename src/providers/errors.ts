@@ -63,6 +63,13 @@ export class ServerError extends ProviderError {
 /** The backend could not be reached, or the connection broke. */
 export class NetworkError extends ProviderError {
   readonly retryable = true;
+  constructor(
+    message: string,
+    /** True when the request surely never reached the server (connection refused, DNS), so any call may be repeated. */
+    public readonly neverSent = false,
+  ) {
+    super(message);
+  }
 }
 
 /** The call did not finish in time. */

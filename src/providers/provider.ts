@@ -71,6 +71,8 @@ export interface Provider {
   /** Merges `patch` into the snapshot's metadata. */
   updateSnapshotMetadata(id: string, patch: Record<string, string>, signal?: AbortSignal): Promise<SnapshotInfo>;
   deleteSnapshot(id: string, signal?: AbortSignal): Promise<void>;
+  /** Waits until the snapshot is READY; a snapshot that failed is an error. */
+  waitForSnapshot(id: string, signal?: AbortSignal): Promise<SnapshotInfo>;
   /** Starts an instance and waits until it is ready. */
   startInstance(snapshotId: string, options: StartInstanceOptions): Promise<InstanceInfo>;
   getInstance(id: string, signal?: AbortSignal): Promise<InstanceInfo>;

@@ -108,7 +108,7 @@ export async function buildWorkflow(input: BuildInput): Promise<BuildResult> {
           report.state = 'running';
           await execActivity(step)({ instanceId, step });
           report.state = 'snapshotting';
-          const snap = await snapshot({ instanceId, digest: report.digest, metadata: { ...spec.metadata, [BUILD_KEY]: buildId } });
+          const snap = await snapshot({ instanceId, digest: report.digest, buildId, metadata: spec.metadata });
           Object.assign(report, { state: 'built', snapshotId: snap.id, durationMs: report.durationMs + Date.now() - t0 });
           lastGood = snap.id;
           break;

@@ -120,6 +120,17 @@ export class LocalProvider implements Provider {
     await removeFile(this.snapshotFile(id));
   }
 
+  /** Local snapshots are READY when `snapshot` returns; a pending one belongs to a writer still at work. */
+  async waitForSnapshot(id: string, signal?: AbortSignal): Promise<SnapshotInfo> {
+    for (;;) {
+      const snap = await this.getSnapshot(id);
+      if (snap.status === 'ready') return snap;
+      if (snap.status !== 'pending') throw new ServerError(`snapshot ${id} is ${snap.status}`, false);
+      if (signal?.aborted) throw signal.reason;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   // ---- instances -------------------------------------------------------------------------------------------
 
   async startInstance(snapshotId: string, options: StartInstanceOptions): Promise<InstanceInfo> {
