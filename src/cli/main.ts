@@ -5,6 +5,7 @@ import { registerCancel } from './cancel';
 import { createContext } from './context';
 import { registerDigest } from './digest';
 import { reportAndExit } from './errors';
+import { registerMorphEmulator } from './morph-emulator';
 import { registerPlan } from './plan';
 import { registerStatus } from './status';
 import { registerWorker } from './worker';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
   registerStatus(program, ctx);
   registerCancel(program, ctx);
   registerWorker(program, ctx);
+  registerMorphEmulator(program, ctx);
   for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
   try {
     await program.parseAsync(argv, { from: 'node' });
