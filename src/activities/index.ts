@@ -4,7 +4,8 @@
  * provider errors become Temporal failures.
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
-import type { Plan, StepSpec } from '../core/types';
+import { RecipeError } from '../core/recipe';
+import type { BuildSpec, Plan, StepSpec } from '../core/types';
 import { ProviderError, RateLimitedError } from '../providers/errors';
 import { lookupPlan } from '../providers/plan';
 import type { InstanceInfo, Provider, SnapshotInfo } from '../providers/provider';
@@ -29,7 +30,7 @@ export function createActivities(deps: ActivityDeps) {
 
   return {
     /** Computes every digest and looks all of them up in one round. */
-    async plan(input: { base: string; identifiers: string[] }): Promise<Plan> {
+    async plan(input: { base: BuildSpec['base']; identifiers: string[] }): Promise<Plan> {
       return translate(() => lookupPlan(provider, input.base, input.identifiers, Context.current().cancellationSignal));
     },
 
@@ -145,6 +146,7 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
         nextRetryDelay: err instanceof RateLimitedError && err.retryAfterMs ? err.retryAfterMs : undefined,
       });
     }
+    if (err instanceof RecipeError) throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true });
     throw err;
   }
 }

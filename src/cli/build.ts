@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import type { WorkflowHandle } from '@temporalio/client';
 import { startBuild } from '../client';
+import { baseFor } from '../core/recipe';
 import type { BuildProgress, BuildResult, StepReport } from '../core/types';
 import { lookupPlan } from '../providers/plan';
 import { progressQuery } from '../workflows/messages';
@@ -22,7 +23,7 @@ export function registerBuild(program: Command, ctx: Context): void {
       const plan = await lookupPlan(provider, spec.base, spec.steps.map((s) => s.identifier));
       const result = await withSession(ctx.config(), ctx.log, provider, async (session) => {
         const handle = await startBuild(session.client, { spec, plan, taskQueue: session.taskQueue, recipeName: name });
-        ctx.log(`build ${handle.workflowId} (${spec.steps.length} steps, base ${spec.base})`);
+        ctx.log(`build ${handle.workflowId} (${spec.steps.length} steps, base ${baseFor(spec.base, provider.name)})`);
         return followBuild(handle, ctx);
       });
       if (opts.json) return printJson(result);

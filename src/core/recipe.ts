@@ -76,7 +76,10 @@ const stepSchema = z.preprocess(
 const metadata = z.record(z.string().min(1).max(256), z.string().max(4096));
 
 export const recipeSchema = z.strictObject({
-  base: z.string().min(1, 'must name a snapshot id or a base image'),
+  /** A snapshot id or base image, or one per provider (`{ local: host, morph: morphvm-minimal }`). */
+  base: z.union([z.string().min(1, 'must name a snapshot id or a base image'), z.partialRecord(z.enum(['local', 'morph']), z.string().min(1)).refine((m) => Object.keys(m).length > 0, 'must map at least one provider (local, morph) to a base')], {
+    error: 'must name a snapshot id or a base image, or map providers to one (local: host, morph: morphvm-minimal)',
+  }),
   steps: z.array(stepSchema).min(1, 'must list at least one step').max(MAX_STEPS),
   tag: z.string().min(1).max(256).optional(),
   metadata: metadata.optional(),
@@ -145,6 +148,14 @@ function toStepSpec(s: StepObject, index: number): StepSpec {
     secrets: s.secrets ?? [],
     retries: s.retries ?? DEFAULT_STEP_RETRIES,
   };
+}
+
+/** The base a recipe names for `provider`. Throws {@link RecipeError} when it names none. */
+export function baseFor(base: BuildSpec['base'], provider: string, source = 'recipe'): string {
+  if (typeof base === 'string') return base;
+  const chosen = base[provider];
+  if (!chosen) throw new RecipeError(source, [`base: names no base for provider ${provider} (it has: ${Object.keys(base).join(', ')})`]);
+  return chosen;
 }
 
 /** Decodes YAML or JSON text (JSON is YAML) and normalises it. Throws {@link RecipeError}. */

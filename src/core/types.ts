@@ -22,7 +22,8 @@ export interface StepSpec {
 
 /** A validated recipe, ready to plan and build. */
 export interface BuildSpec {
-  base: string;
+  /** A snapshot id or base image, or one per provider name. */
+  base: string | Record<string, string>;
   steps: StepSpec[];
   tag?: string;
   metadata: Record<string, string>;

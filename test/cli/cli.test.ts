@@ -3,7 +3,9 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startMorphEmulator } from '../../src/providers/morph-emulator';
 import { snapbuild } from '../helpers/cli';
+import { openTestStore } from '../helpers/store';
 
 const VECTORS = ['1779e7f4a81d9d0745e94b324501b518f10675920ccbe6e91e68a21df909b530', '8b34bae76e43a8c4d15ef12012d3d4d6611556558a32926df3ba7e150a60ea56'];
 
@@ -80,6 +82,33 @@ describe('bad input', () => {
     const r = await snapbuild(['worker'], { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '' });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('set TEMPORAL_ADDRESS');
+  });
+});
+
+describe('morph provider', () => {
+  test('SNAPBUILD_PROVIDER=morph without MORPH_API_KEY is a usage error naming the variable; nothing starts', async () => {
+    const r = await snapbuild(['build', 'examples/hello.yaml'], { SNAPBUILD_HOME: home, SNAPBUILD_PROVIDER: 'morph', MORPH_API_KEY: '' });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('snapbuild: MORPH_API_KEY is not set; SNAPBUILD_PROVIDER=morph needs a Morph Cloud API key\n');
+  });
+
+  test('builds the example through the Morph client against the emulator; the second run is fully cached', async () => {
+    const store = await openTestStore();
+    const emulator = await startMorphEmulator({ provider: store.provider, apiKey: 'cli-test-key' });
+    try {
+      const env = { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '', SNAPBUILD_PROVIDER: 'morph', MORPH_BASE_URL: emulator.url, MORPH_API_KEY: 'cli-test-key' };
+      const first = await snapbuild(['build', 'examples/hello.yaml', '--json'], env);
+      expect(first.code).toBe(0);
+      expect(JSON.parse(first.stdout).steps.map((s: { state: string }) => s.state)).toEqual(['built', 'built', 'built']);
+      expect(first.stderr).toContain('base morphvm-minimal');
+      expect(first.stderr + first.stdout).not.toContain('cli-test-key');
+      const second = await snapbuild(['build', 'examples/hello.yaml'], env);
+      expect(second.code).toBe(0);
+      expect(second.stdout).toContain('all steps cached: no instance started');
+    } finally {
+      await emulator.close();
+      await store.cleanup();
+    }
   });
 });
 

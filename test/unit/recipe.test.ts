@@ -1,4 +1,4 @@
-import { normalizeRecipe, parseDuration, parseRecipeText, RecipeError } from '../../src/core/recipe';
+import { baseFor, normalizeRecipe, parseDuration, parseRecipeText, RecipeError } from '../../src/core/recipe';
 import { shellIdentifier } from '../../src/core/digest';
 
 function problems(input: unknown): string[] {
@@ -67,6 +67,15 @@ describe('recipe normalisation', () => {
     expect(parseRecipeText('{"base":"host","steps":["true"],"keepFailedInstance":true}').keepFailedInstanceSeconds).toBe(1800);
     expect(parseRecipeText('{"base":"host","steps":["true"],"keepFailedInstance":false}').keepFailedInstanceSeconds).toBe(0);
     expect(parseRecipeText('base: host\nsteps: ["true"]\nkeepFailedInstance: 90s').keepFailedInstanceSeconds).toBe(90);
+  });
+
+  test('a base may be given per provider', () => {
+    const spec = normalizeRecipe({ base: { local: 'host', morph: 'snapshot_x' }, steps: ['true'] });
+    expect(baseFor(spec.base, 'local')).toBe('host');
+    expect(baseFor(spec.base, 'morph')).toBe('snapshot_x');
+    expect(() => baseFor(normalizeRecipe({ base: { local: 'host' }, steps: ['true'] }).base, 'morph')).toThrow(/base: names no base for provider morph \(it has: local\)/);
+    expect(problems({ base: { aws: 'ami-1' }, steps: ['true'] })).toEqual(['base: Unrecognized key: "aws"', 'base: must map at least one provider (local, morph) to a base']);
+    expect(problems({ base: 42, steps: ['true'] })[0]).toMatch(/^base: must name a snapshot id or a base image, or map providers/);
   });
 
   test.each([
