@@ -52,4 +52,5 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
 }
 
 const noop = () => undefined;
-const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, error: noop, log: noop };
+/** Webpack's chatter is dropped; its errors (e.g. a workflow importing a Node builtin) are shown. */
+const quietBundlerLogger = { trace: noop, debug: noop, info: noop, warn: noop, log: noop, error: (message: string, meta?: unknown) => console.error(message, meta ?? '') };

@@ -5,9 +5,11 @@
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
 import { RecipeError } from '../core/recipe';
-import type { BuildSpec, Plan, StepSpec } from '../core/types';
+import type { TreePlan } from '../core/tree';
+import type { BranchSpec, BuildSpec, Plan, StepSpec } from '../core/types';
 import { ProviderError, RateLimitedError } from '../providers/errors';
-import { lookupPlan } from '../providers/plan';
+import { lookupPlan, lookupTree } from '../providers/plan';
+import { moveTag } from '../providers/tags';
 import type { InstanceInfo, Provider, SnapshotInfo } from '../providers/provider';
 import { MISSING_SECRET, STEP_FAILED, type StepFailureDetails } from '../workflows/errors';
 
@@ -74,11 +76,13 @@ export function createActivities(deps: ActivityDeps) {
         );
         const outputTail = redact(tail(interleave(result.stdout, result.stderr)));
         if (result.exitCode !== 0) {
-          const details: StepFailureDetails = { stepIndex: step.index, exitCode: result.exitCode, outputTail };
+          const details: StepFailureDetails = { stepIndex: step.index, verify: step.verify, exitCode: result.exitCode, outputTail };
           throw ApplicationFailure.create({
             type: STEP_FAILED,
             nonRetryable: true,
-            message: `step ${step.index} (${step.name ?? oneLine(step.run)}) exited with code ${result.exitCode}` + (outputTail ? `\n${outputTail}` : ''),
+            message:
+              `${step.verify ? 'verification failed: ' : ''}step ${step.index} (${step.name ?? oneLine(step.run)}) exited with code ${result.exitCode}` +
+              (outputTail ? `\n${outputTail}` : ''),
             details: [details],
           });
         }
@@ -122,6 +126,16 @@ export function createActivities(deps: ActivityDeps) {
         }
         return stopped;
       });
+    },
+
+    /** Points a tag at a snapshot (and takes it off the others), adding metadata such as branch and build id. */
+    async tagSnapshot(input: { snapshotId: string; tag: string; metadata: Record<string, string> }): Promise<SnapshotInfo> {
+      return translate(() => moveTag(provider, input.tag, input.snapshotId, input.metadata, Context.current().cancellationSignal));
+    },
+
+    /** Computes a fan-out's prefix tree and looks every distinct digest up in one round. */
+    async planTree(input: { base: BuildSpec['base']; common: StepSpec[]; branches: BranchSpec[] }): Promise<TreePlan> {
+      return translate(() => lookupTree(provider, { base: input.base, steps: input.common, branches: input.branches }, Context.current().cancellationSignal));
     },
 
     /** Keeps a failed builder alive for debugging, for `ttlSeconds` from now. */

@@ -5,7 +5,8 @@
 import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { shellIdentifier, snapbuildIdentifier } from './digest';
-import type { BuildSpec, StepSpec } from './types';
+import { renderTemplate } from './template';
+import type { BranchSpec, RecipeSpec, StepSpec } from './types';
 
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 30 * 60;
 export const DEFAULT_STEP_RETRIES = 2;
@@ -54,6 +55,8 @@ const stepObject = z.strictObject({
     .optional(),
   secrets: z.array(envName).max(50).optional(),
   retries: z.number().int().min(0).max(10).optional(),
+  /** A verification gate: a branch whose verify step fails is reported "rejected", and its tag does not move. */
+  verify: z.boolean().optional(),
 });
 
 // A string step is shorthand for `{ run: <string> }`. Anything else that is not an object gets one clear
@@ -75,12 +78,40 @@ const stepSchema = z.preprocess(
 
 const metadata = z.record(z.string().min(1).max(256), z.string().max(4096));
 
+/** Names used in tags (`<app>:<branch>`) and workflow ids: printable, no control characters, bounded. */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+export const branchName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(100, 'must be at most 100 characters')
+  .refine((s) => !CONTROL.test(s), 'must not contain control characters')
+  .refine((s) => s.trim() === s, 'must not start or end with spaces');
+
+const branchSchema = z.strictObject({
+  steps: z.array(stepSchema).max(MAX_STEPS).default([]),
+  tag: z.string().min(1).max(256).optional(),
+  metadata: metadata.optional(),
+});
+
 export const recipeSchema = z.strictObject({
   /** A snapshot id or base image, or one per provider (`{ local: host, morph: morphvm-minimal }`). */
   base: z.union([z.string().min(1, 'must name a snapshot id or a base image'), z.partialRecord(z.enum(['local', 'morph']), z.string().min(1)).refine((m) => Object.keys(m).length > 0, 'must map at least one provider (local, morph) to a base')], {
     error: 'must name a snapshot id or a base image, or map providers to one (local: host, morph: morphvm-minimal)',
   }),
+  /** The application name: tags are `<name>:<branch>`. Defaults to the recipe file's name. */
+  name: branchName.optional(),
   steps: z.array(stepSchema).min(1, 'must list at least one step').max(MAX_STEPS),
+  /** Variants built on top of `steps`, each with its own steps (which may use `{branch}`). */
+  branches: z
+    .record(z.string(), branchSchema)
+    .superRefine((branches, ctx) => {
+      for (const name of Object.keys(branches)) {
+        const r = branchName.safeParse(name);
+        if (!r.success) ctx.addIssue({ code: 'custom', path: [name], message: `branch name ${r.error.issues[0].message}` });
+      }
+      if (Object.keys(branches).length === 0) ctx.addIssue({ code: 'custom', message: 'must name at least one branch (or leave branches out)' });
+    })
+    .optional(),
   tag: z.string().min(1).max(256).optional(),
   metadata: metadata.optional(),
   /** true keeps a failed builder for the default TTL, a duration for that long, false not at all. */
@@ -111,7 +142,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
 }
 
 /** Validates and normalises an already-decoded recipe. Throws {@link RecipeError}. */
-export function normalizeRecipe(input: unknown, source = 'recipe'): BuildSpec {
+export function normalizeRecipe(input: unknown, source = 'recipe'): RecipeSpec {
   const parsed = recipeSchema.safeParse(input);
   if (!parsed.success) {
     throw new RecipeError(
@@ -121,13 +152,32 @@ export function normalizeRecipe(input: unknown, source = 'recipe'): BuildSpec {
   }
   const r = parsed.data;
   const steps: StepSpec[] = r.steps.map((s, index) => toStepSpec(s, index));
+  const problems: string[] = [];
+  const branches: BranchSpec[] = Object.entries(r.branches ?? {}).map(([name, b]) => {
+    const branchSteps = b.steps.map((s, i) => toStepSpec({ ...s, run: renderTemplate(s.run, { branch: name }) }, steps.length + i));
+    checkVerifyLast(branchSteps, `branches.${name}.steps`, problems);
+    return { name, steps: branchSteps, tag: b.tag, metadata: b.metadata ?? {} };
+  });
+  checkVerifyLast(steps, 'steps', problems);
+  if (problems.length) throw new RecipeError(source, problems);
   return {
     base: r.base,
+    name: r.name,
     steps,
+    branches,
     tag: r.tag,
     metadata: r.metadata ?? {},
     keepFailedInstanceSeconds: Math.ceil(r.keepFailedInstance ?? 0),
   };
+}
+
+/** Verification steps gate what comes after them, so they must all come last. */
+function checkVerifyLast(steps: StepSpec[], path: string, problems: string[]): void {
+  const firstVerify = steps.findIndex((s) => s.verify);
+  if (firstVerify < 0) return;
+  steps.slice(firstVerify).forEach((s, i) => {
+    if (!s.verify) problems.push(`${path}[${firstVerify + i}]: must come before every verify step (verify steps come last)`);
+  });
 }
 
 type StepObject = z.output<typeof stepObject>;
@@ -147,11 +197,12 @@ function toStepSpec(s: StepObject, index: number): StepSpec {
     env,
     secrets: s.secrets ?? [],
     retries: s.retries ?? DEFAULT_STEP_RETRIES,
+    verify: s.verify ?? false,
   };
 }
 
 /** The base a recipe names for `provider`. Throws {@link RecipeError} when it names none. */
-export function baseFor(base: BuildSpec['base'], provider: string, source = 'recipe'): string {
+export function baseFor(base: RecipeSpec['base'], provider: string, source = 'recipe'): string {
   if (typeof base === 'string') return base;
   const chosen = base[provider];
   if (!chosen) throw new RecipeError(source, [`base: names no base for provider ${provider} (it has: ${Object.keys(base).join(', ')})`]);
@@ -159,7 +210,7 @@ export function baseFor(base: BuildSpec['base'], provider: string, source = 'rec
 }
 
 /** Decodes YAML or JSON text (JSON is YAML) and normalises it. Throws {@link RecipeError}. */
-export function parseRecipeText(text: string, source = 'recipe'): BuildSpec {
+export function parseRecipeText(text: string, source = 'recipe'): RecipeSpec {
   let doc: unknown;
   try {
     doc = parseYaml(text, { prettyErrors: false, uniqueKeys: true });

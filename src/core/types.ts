@@ -18,6 +18,24 @@ export interface StepSpec {
   secrets: string[];
   /** How many times an infrastructure failure may re-run this step on a fresh instance. */
   retries: number;
+  /** A verification gate (comes last); its failure means "rejected". */
+  verify: boolean;
+}
+
+/** One branch of a fan-out: its own steps after the recipe's common ones. */
+export interface BranchSpec {
+  name: string;
+  /** Indices continue after the common steps. */
+  steps: StepSpec[];
+  tag?: string;
+  metadata: Record<string, string>;
+}
+
+/** A validated recipe: a build, plus branches when it fans out. */
+export interface RecipeSpec extends BuildSpec {
+  /** The application name for tags; the CLI defaults it to the recipe file's name. */
+  name?: string;
+  branches: BranchSpec[];
 }
 
 /** A validated recipe, ready to plan and build. */
@@ -90,4 +108,49 @@ export interface BuildInput {
   spec: BuildSpec;
   /** Label for metadata; the recipe file name, for example. */
   recipeName?: string;
+}
+
+/** The input of the fan-out workflow. */
+export interface FanoutInput {
+  /** The recipe, with `name` set and `branches` already narrowed to the ones to build. */
+  spec: RecipeSpec & { name: string };
+  /** Child builds running at once. */
+  parallel: number;
+  recipeName?: string;
+}
+
+export type SegmentState = 'pending' | 'cached' | 'running' | 'built' | 'failed' | 'cancelled' | 'skipped';
+
+/** One node of the fan-out's progress tree: a chain of steps built by one child build. */
+export interface SegmentReport {
+  /** The digest of its last step. */
+  id: string;
+  parent?: string;
+  branches: string[];
+  steps: { index: number; name?: string; run: string; digest: string }[];
+  state: SegmentState;
+  snapshotId?: string;
+  workflowId?: string;
+  error?: string;
+}
+
+export type BranchState = 'pending' | 'built' | 'cached' | 'failed' | 'rejected' | 'cancelled';
+
+export interface BranchReport {
+  name: string;
+  state: BranchState;
+  digest: string;
+  tag: string;
+  snapshotId?: string;
+  error?: string;
+}
+
+export interface FanoutProgress {
+  phase: 'planning' | 'building' | 'done' | 'cancelled';
+  segments: SegmentReport[];
+  branches: BranchReport[];
+}
+
+export interface FanoutResult extends FanoutProgress {
+  durationMs: number;
 }

@@ -20,7 +20,7 @@ import { progressQuery } from './messages';
 const BUILD_KEY = 'snapbuild-build';
 
 /** Quick calls to the provider: safe to retry (lookups, idempotent snapshot, idempotent stop). */
-const { plan, snapshot, stopInstance, keepInstance } = proxyActivities<Activities>({
+const { plan, snapshot, stopInstance, keepInstance, tagSnapshot } = proxyActivities<Activities>({
   startToCloseTimeout: '10 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
 });
@@ -63,6 +63,7 @@ export async function buildWorkflow(input: BuildInput): Promise<BuildResult> {
   setHandler(progressQuery, () => progress);
 
   const thePlan = await plan({ base: spec.base, identifiers: spec.steps.map((s) => s.identifier) });
+  // Reports are by position in this build; StepReport.index is the step's index in its recipe.
   for (const p of thePlan.steps) {
     steps[p.index].digest = p.digest;
     if (p.index <= thePlan.deepestCached) Object.assign(steps[p.index], { state: 'cached', cached: true, snapshotId: p.snapshotId });
@@ -76,15 +77,18 @@ export async function buildWorkflow(input: BuildInput): Promise<BuildResult> {
     instanceId,
     durationMs: Date.now() - started,
   });
-  if (thePlan.deepestCached === steps.length - 1) {
+  const finish = async (instanceId?: string) => {
+    const done = result(instanceId);
+    if (spec.tag) await tagSnapshot({ snapshotId: done.snapshotId, tag: spec.tag, metadata: { [BUILD_KEY]: buildId } });
     progress.phase = 'done';
-    return result();
-  }
+    return done;
+  };
+  if (thePlan.deepestCached === steps.length - 1) return finish();
 
-  const remaining = spec.steps.slice(thePlan.deepestCached + 1);
+  const remaining = spec.steps.map((step, pos) => ({ step, report: steps[pos] })).slice(thePlan.deepestCached + 1);
   const metadata = { [BUILD_KEY]: buildId, ...(input.recipeName ? { 'snapbuild-recipe': input.recipeName } : {}) };
   // Leak insurance: the provider stops the builder by itself once every remaining step could have timed out.
-  const ttlSeconds = Math.min(24 * 3600, remaining.reduce((t, s) => t + s.timeoutSeconds, 0) + 15 * 60);
+  const ttlSeconds = Math.min(24 * 3600, remaining.reduce((t, r) => t + r.step.timeoutSeconds, 0) + 15 * 60);
   let lastGood = thePlan.deepestCached >= 0 ? thePlan.steps[thePlan.deepestCached].snapshotId! : thePlan.baseSnapshotId;
   let instanceId: string | undefined;
   let firstInstance: string | undefined;
@@ -92,8 +96,7 @@ export async function buildWorkflow(input: BuildInput): Promise<BuildResult> {
   const discard = (id: string) => CancellationScope.nonCancellable(() => stopInstance({ instanceId: id, buildId }));
 
   try {
-    for (const step of remaining) {
-      const report = steps[step.index];
+    for (const { step, report } of remaining) {
       for (let attempt = 1; ; attempt++) {
         report.attempts = attempt;
         const t0 = Date.now();
@@ -147,8 +150,7 @@ export async function buildWorkflow(input: BuildInput): Promise<BuildResult> {
     // Compensation runs whatever happened, even when the workflow itself was cancelled.
     if (instanceId && !(progress.phase === 'failed' && spec.keepFailedInstanceSeconds > 0)) await discard(instanceId);
   }
-  progress.phase = 'done';
-  return result(firstInstance);
+  return finish(firstInstance);
 }
 
 /** A failure that re-running the step on a fresh instance cannot fix. Everything else counts as infrastructure. */

@@ -14,6 +14,8 @@ export const FATAL_TYPES = [STEP_FAILED, MISSING_SECRET, 'UnsupportedError', 'Va
 /** Details attached to a StepFailed failure. */
 export interface StepFailureDetails {
   stepIndex: number;
+  /** The step was a verification gate. */
+  verify: boolean;
   exitCode: number;
   outputTail: string;
 }

@@ -1,2 +1,3 @@
 /** The workflow bundle's entry point: every workflow the worker serves. */
 export { buildWorkflow } from './build';
+export { fanoutWorkflow } from './fanout';
