@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import type { WorkflowHandle } from '@temporalio/client';
 import { startBuild } from '../client';
 import { baseFor } from '../core/recipe';
 import type { BuildProgress, BuildResult, StepReport } from '../core/types';
 import { lookupPlan } from '../providers/plan';
 import { progressQuery } from '../workflows/messages';
 import type { Context } from './context';
-import { InterruptedError } from './errors';
+import { UsageError } from './errors';
+import { followWorkflow } from './follow';
 import { printJson, seconds, stepLabel, stepsTable } from './output';
 import { loadRecipe } from './recipe-file';
 import { withSession } from './session';
@@ -19,12 +19,13 @@ export function registerBuild(program: Command, ctx: Context): void {
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
       const { spec, name } = await loadRecipe(file);
+      if (spec.branches.length) throw new UsageError(`${file} has branches: use snapbuild fanout (optionally with --branch)`);
       const provider = await ctx.provider();
       const plan = await lookupPlan(provider, spec.base, spec.steps.map((s) => s.identifier));
       const result = await withSession(ctx.config(), ctx.log, provider, async (session) => {
         const handle = await startBuild(session.client, { spec, plan, taskQueue: session.taskQueue, recipeName: name });
         ctx.log(`build ${handle.workflowId} (${spec.steps.length} steps, base ${baseFor(spec.base, provider.name)})`);
-        return followBuild(handle, ctx);
+        return followWorkflow<BuildResult, BuildProgress>(handle, progressQuery, ctx, stepPrinter(ctx), (r) => ({ phase: 'done', steps: r.steps }));
       });
       if (opts.json) return printJson(result);
       process.stdout.write(stepsTable(result.steps));
@@ -36,46 +37,16 @@ export function registerBuild(program: Command, ctx: Context): void {
     });
 }
 
-/**
- * Waits for the build, printing each step's state changes as they happen. Ctrl-C cancels the build and waits
- * for its cleanup (the builder instance is stopped); a second Ctrl-C leaves at once.
- */
-async function followBuild(handle: WorkflowHandle, ctx: Context): Promise<BuildResult> {
+/** Prints each step's state changes. */
+function stepPrinter(ctx: Context) {
   const seen = new Map<number, string>();
-  const show = (p: BuildProgress) => {
+  return (p: BuildProgress) => {
     for (const s of p.steps) {
       if (seen.get(s.index) === s.state || s.state === 'pending') continue;
       seen.set(s.index, s.state);
       ctx.log(`  [${s.index + 1}/${p.steps.length}] ${describeState(s)}`);
     }
   };
-  let interrupted = false;
-  const onSigint = () => {
-    if (interrupted) process.exit(130);
-    interrupted = true;
-    ctx.log('interrupted: cancelling the build and stopping its instance (Ctrl-C again to leave now)');
-    void handle.cancel().catch(() => undefined);
-  };
-  process.on('SIGINT', onSigint);
-  let polling = true;
-  const poller = (async () => {
-    while (polling) {
-      await handle.query(progressQuery).then(show, () => undefined);
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  })();
-  try {
-    const result: BuildResult = await handle.result();
-    show({ phase: 'done', steps: result.steps });
-    return result;
-  } catch (err) {
-    if (interrupted) throw new InterruptedError('build cancelled; its instance was stopped');
-    throw err;
-  } finally {
-    polling = false;
-    await poller;
-    process.off('SIGINT', onSigint);
-  }
 }
 
 function describeState(s: StepReport): string {

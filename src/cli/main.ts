@@ -4,6 +4,8 @@ import { registerBuild } from './build';
 import { registerCancel } from './cancel';
 import { createContext } from './context';
 import { registerDigest } from './digest';
+import { registerFanout } from './fanout';
+import { registerTags } from './tags';
 import { reportAndExit } from './errors';
 import { registerMorphEmulator } from './morph-emulator';
 import { registerPlan } from './plan';
@@ -19,7 +21,9 @@ export async function main(argv: string[]): Promise<void> {
     .exitOverride()
     .configureOutput({ writeErr: () => undefined });
   registerBuild(program, ctx);
+  registerFanout(program, ctx);
   registerPlan(program, ctx);
+  registerTags(program, ctx);
   registerDigest(program);
   registerStatus(program, ctx);
   registerCancel(program, ctx);

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseRecipeText } from '../core/recipe';
-import type { BuildSpec } from '../core/types';
+import type { RecipeSpec } from '../core/types';
 import { UsageError } from './errors';
 
 /** Reads and validates a recipe file. Throws RecipeError (invalid) or UsageError (unreadable). */
-export async function loadRecipe(file: string): Promise<{ spec: BuildSpec; name: string }> {
+export async function loadRecipe(file: string): Promise<{ spec: RecipeSpec; name: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');

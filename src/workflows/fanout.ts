@@ -7,7 +7,6 @@ import {
   ApplicationFailure,
   ParentClosePolicy,
   TemporalFailure,
-  condition,
   executeChild,
   isCancellation,
   proxyActivities,
@@ -26,15 +25,25 @@ const { planTree, tagSnapshot } = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
 });
 
-/** At most `n` holders at once; waiting is cancellable with the workflow. */
+/**
+ * At most `n` holders at once, served in order. (Waiting with `condition(() => free > 0)` would let every
+ * waiter through at the same check.) A waiter of a cancelled workflow is let through by the holders' release
+ * and then fails at once when it starts its child.
+ */
 class Semaphore {
+  private readonly waiting: (() => void)[] = [];
   constructor(private free: number) {}
   async acquire(): Promise<void> {
-    await condition(() => this.free > 0);
-    this.free--;
+    if (this.free > 0) {
+      this.free--;
+      return;
+    }
+    await new Promise<void>((resolve) => this.waiting.push(resolve));
   }
   release(): void {
-    this.free++;
+    const next = this.waiting.shift();
+    if (next) next();
+    else this.free++;
   }
 }
 

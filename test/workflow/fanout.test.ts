@@ -111,6 +111,26 @@ test('branches run concurrently: the wall time is well below the sum of the bran
   expect(wall).toBeLessThan(6000 - 1500); // serial: at least 3 x 2 s
 });
 
+test('--parallel bounds the child builds running at once', async () => {
+  const m = `b${Date.now()}`;
+  const branches = Object.fromEntries(['one', 'two', 'three'].map((b) => [b, { steps: [`sleep 1; : ${m} {branch}`] }]));
+  const handle = await start({ base: 'host', steps: [`echo ${m}`], branches }, 1);
+  let most = 0;
+  const t0 = Date.now();
+  const done = handle.result();
+  let finished = false;
+  void done.finally(() => (finished = true));
+  while (!finished) {
+    const p = await handle.query(fanoutProgressQuery).catch(() => undefined);
+    most = Math.max(most, p?.segments.filter((s) => s.state === 'running').length ?? 0);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const result = await done;
+  expect(result.branches.every((b) => b.state === 'built')).toBe(true);
+  expect(most).toBe(1);
+  expect(Date.now() - t0).toBeGreaterThanOrEqual(3000); // one at a time: at least 3 x 1 s
+});
+
 test('one failing branch leaves the others built and tagged; a failing verify step is "rejected" and keeps the old tag', async () => {
   const m = `x${Date.now()}`;
   const name = `app-${m}`;
