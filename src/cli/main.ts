@@ -40,5 +40,5 @@ export async function main(argv: string[]): Promise<void> {
   } finally {
     await ctx.close();
   }
-  process.exit(0);
+  process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0);
 }

@@ -150,3 +150,37 @@ describe('embedded default', () => {
     expect(r.stderr).not.toMatch(/\n\s+at /); // no stack trace
   });
 });
+
+describe('fan-out', () => {
+  test('an unknown --branch is a usage error naming the branches there are', async () => {
+    const r = await snapbuild(['fanout', 'examples/fanout.yaml', '--branch', 'nope'], { SNAPBUILD_HOME: home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe('snapbuild: no such branch: nope (the recipe has: main, feature/darker-theme, rollback/v1.3)\n');
+  });
+
+  test('build refuses a recipe with branches, pointing at fanout', async () => {
+    const r = await snapbuild(['build', 'examples/fanout.yaml'], { SNAPBUILD_HOME: home });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('has branches: use snapbuild fanout');
+  });
+
+  test('the fan-out example runs on the embedded default; tags and resolve show where each branch points', async () => {
+    const env = { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '' };
+    const run = await snapbuild(['fanout', 'examples/fanout.yaml', '--branch', 'main', '--branch', 'rollback/v1.3', '--json'], env);
+    expect(run.code).toBe(0);
+    const result = JSON.parse(run.stdout);
+    expect(result.branches.map((b: { name: string; state: string }) => [b.name, b.state])).toEqual([
+      ['main', 'built'],
+      ['rollback/v1.3', 'built'],
+    ]);
+    const resolved = await snapbuild(['resolve', 'fanout-demo:main'], env);
+    expect(resolved).toMatchObject({ code: 0, stdout: `${result.branches[0].snapshotId}\n` });
+    const tags = JSON.parse((await snapbuild(['tags', '--json'], env)).stdout);
+    expect(tags.map((t: { tag: string }) => t.tag)).toEqual(expect.arrayContaining(['fanout-demo:main', 'fanout-demo:rollback/v1.3']));
+    // Rollback: point main at the rollback snapshot, and back.
+    expect((await snapbuild(['tag', 'fanout-demo:main', result.branches[1].snapshotId], env)).code).toBe(0);
+    expect((await snapbuild(['resolve', 'fanout-demo:main'], env)).stdout).toBe(`${result.branches[1].snapshotId}\n`);
+    const missing = await snapbuild(['resolve', 'fanout-demo:nope'], env);
+    expect(missing).toMatchObject({ code: 1, stderr: 'snapbuild: no snapshot is tagged fanout-demo:nope\n' });
+  });
+});
