@@ -4,14 +4,16 @@
  * provider errors become Temporal failures.
  */
 import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
-import { RecipeError } from '../core/recipe';
+import { InvalidReleaseError, type Release, type ReleaseSource } from '../core/release';
+import { RecipeError, renderSpec } from '../core/recipe';
+import { fetchRelease } from '../release/fetch';
 import type { TreePlan } from '../core/tree';
-import type { BranchSpec, BuildSpec, Plan, StepSpec } from '../core/types';
+import type { BranchSpec, BuildSpec, Plan, RecipeSpec, StepSpec } from '../core/types';
 import { ProviderError, RateLimitedError } from '../providers/errors';
 import { lookupPlan, lookupTree } from '../providers/plan';
 import { moveTag } from '../providers/tags';
 import type { InstanceInfo, Provider, SnapshotInfo } from '../providers/provider';
-import { MISSING_SECRET, STEP_FAILED, type StepFailureDetails } from '../workflows/errors';
+import { INVALID_RELEASE, MISSING_SECRET, NOT_APPROVED, STEP_FAILED, type StepFailureDetails } from '../workflows/errors';
 
 export interface ActivityDeps {
   provider: Provider;
@@ -75,6 +77,15 @@ export function createActivities(deps: ActivityDeps) {
           }),
         );
         const outputTail = redact(tail(interleave(result.stdout, result.stderr)));
+        const outcome = step.outcomes[String(result.exitCode)];
+        if (outcome !== undefined) {
+          throw ApplicationFailure.create({
+            type: NOT_APPROVED,
+            nonRetryable: true,
+            message: `not approved: ${outcome} (step ${step.index}, ${step.name ?? oneLine(step.run)}, exited with code ${result.exitCode})`,
+            details: [{ stepIndex: step.index, exitCode: result.exitCode, outcome, outputTail }],
+          });
+        }
         if (result.exitCode !== 0) {
           const details: StepFailureDetails = { stepIndex: step.index, verify: step.verify, exitCode: result.exitCode, outputTail };
           throw ApplicationFailure.create({
@@ -138,6 +149,17 @@ export function createActivities(deps: ActivityDeps) {
       return translate(() => lookupTree(provider, { base: input.base, steps: input.common, branches: input.branches }, Context.current().cancellationSignal));
     },
 
+    /**
+     * Fetches and validates a release, then fills the recipe's `{{version}}`/`{{tarball}}` templates with the
+     * shell-quoted values. An invalid descriptor is a non-retryable InvalidReleaseError naming the field.
+     */
+    async resolveRelease(input: { source: ReleaseSource; spec: RecipeSpec }): Promise<{ release: Release; spec: RecipeSpec }> {
+      return translate(async () => {
+        const release = await fetchRelease(input.source, Context.current().cancellationSignal);
+        return { release, spec: renderSpec(input.spec, { version: release.version, ...(release.tarball ? { tarball: release.tarball } : {}) }) };
+      });
+    },
+
     /** Keeps a failed builder alive for debugging, for `ttlSeconds` from now. */
     async keepInstance(input: { instanceId: string; ttlSeconds: number }): Promise<InstanceInfo> {
       return translate(() => provider.setInstanceTtl(input.instanceId, input.ttlSeconds));
@@ -160,6 +182,7 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
         nextRetryDelay: err instanceof RateLimitedError && err.retryAfterMs ? err.retryAfterMs : undefined,
       });
     }
+    if (err instanceof InvalidReleaseError) throw ApplicationFailure.create({ type: INVALID_RELEASE, message: err.message, nonRetryable: true, details: [{ field: err.field }] });
     if (err instanceof RecipeError) throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true });
     throw err;
   }

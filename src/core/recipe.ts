@@ -6,7 +6,8 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { shellIdentifier, snapbuildIdentifier } from './digest';
 import { renderTemplate } from './template';
-import type { BranchSpec, RecipeSpec, StepSpec } from './types';
+import { shellQuote } from './shell';
+import type { BranchSpec, BuildSpec, RecipeSpec, StepSpec } from './types';
 
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 30 * 60;
 export const DEFAULT_STEP_RETRIES = 2;
@@ -57,6 +58,10 @@ const stepObject = z.strictObject({
   retries: z.number().int().min(0).max(10).optional(),
   /** A verification gate: a branch whose verify step fails is reported "rejected", and its tag does not move. */
   verify: z.boolean().optional(),
+  /** A check: exit codes that mean "not approved", each with what it means (e.g. 42: this version is not approved yet). */
+  outcomes: z
+    .record(z.string().regex(/^([1-9]\d?|1\d\d|2[0-4]\d|25[0-5])$/, 'exit codes are 1 to 255'), z.string().min(1).max(200))
+    .optional(),
 });
 
 // A string step is shorthand for `{ run: <string> }`. Anything else that is not an object gets one clear
@@ -182,12 +187,16 @@ function checkVerifyLast(steps: StepSpec[], path: string, problems: string[]): v
 
 type StepObject = z.output<typeof stepObject>;
 
+function identifierFor(run: string, env: Record<string, string>): string {
+  return Object.keys(env).length === 0 ? shellIdentifier(run) : snapbuildIdentifier('shell', 1, { run, env });
+}
+
 function toStepSpec(s: StepObject, index: number): StepSpec {
   const env = s.env ?? {};
   // A plain command keeps the Python SDK's identifier so that layers are shared with it. Environment variables
   // change the effect, so a step with `env` gets a snapbuild identifier that includes them. Names, timeouts,
   // retries and secrets do not change what the step builds and never enter the digest.
-  const identifier = Object.keys(env).length === 0 ? shellIdentifier(s.run) : snapbuildIdentifier('shell', 1, { run: s.run, env });
+  const identifier = identifierFor(s.run, env);
   return {
     index,
     run: s.run,
@@ -198,6 +207,7 @@ function toStepSpec(s: StepObject, index: number): StepSpec {
     secrets: s.secrets ?? [],
     retries: s.retries ?? DEFAULT_STEP_RETRIES,
     verify: s.verify ?? false,
+    outcomes: s.outcomes ?? {},
   };
 }
 
@@ -207,6 +217,25 @@ export function baseFor(base: RecipeSpec['base'], provider: string, source = 're
   const chosen = base[provider];
   if (!chosen) throw new RecipeError(source, [`base: names no base for provider ${provider} (it has: ${Object.keys(base).join(', ')})`]);
   return chosen;
+}
+
+/** The names a recipe's steps may use as `{{name}}`, filled in from a release. */
+export const RELEASE_VARIABLES = ['version', 'tarball'] as const;
+
+/** The release variables a recipe uses. */
+export function usedVariables(spec: RecipeSpec): string[] {
+  const runs = [...spec.steps, ...spec.branches.flatMap((b) => b.steps)].map((s) => s.run).join('\n');
+  return RELEASE_VARIABLES.filter((v) => runs.includes(`{{${v}}}`));
+}
+
+/** Fills `{{name}}` templates with shell-quoted values and recomputes each step's identifier. */
+export function renderSpec<T extends BuildSpec>(spec: T, vars: Record<string, string>): T {
+  const render = (s: StepSpec): StepSpec => {
+    const run = Object.entries(vars).reduce((text, [k, v]) => text.split(`{{${k}}}`).join(shellQuote(v)), s.run);
+    return { ...s, run, identifier: identifierFor(run, s.env) };
+  };
+  const branches = (spec as unknown as RecipeSpec).branches;
+  return { ...spec, steps: spec.steps.map(render), ...(branches ? { branches: branches.map((b) => ({ ...b, steps: b.steps.map(render) })) } : {}) };
 }
 
 /** Decodes YAML or JSON text (JSON is YAML) and normalises it. Throws {@link RecipeError}. */

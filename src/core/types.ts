@@ -20,6 +20,8 @@ export interface StepSpec {
   retries: number;
   /** A verification gate (comes last); its failure means "rejected". */
   verify: boolean;
+  /** Exit codes that mean "not approved" (a check), with their meaning. */
+  outcomes: Record<string, string>;
 }
 
 /** One branch of a fan-out: its own steps after the recipe's common ones. */
@@ -153,4 +155,25 @@ export interface FanoutProgress {
 
 export interface FanoutResult extends FanoutProgress {
   durationMs: number;
+}
+
+/** The input of one version check (what a schedule starts). */
+export interface VersionCheckInput {
+  /** The schedule's name: tags are `<name>:latest` and `<name>:<version>`. */
+  name: string;
+  /** The recipe, templates unfilled. */
+  spec: RecipeSpec;
+  source: import('./release').ReleaseSource;
+  recipeName?: string;
+}
+
+export type VersionCheckOutcome = 'built' | 'unchanged' | 'not-approved' | 'invalid-release' | 'failed';
+
+/** What one version check did; also kept in the run's memo (`outcome`) for `snapbuild schedule describe`. */
+export interface VersionCheckResult {
+  outcome: VersionCheckOutcome;
+  version?: string;
+  digest?: string;
+  snapshotId?: string;
+  message?: string;
 }

@@ -6,7 +6,6 @@
 import {
   ApplicationFailure,
   ParentClosePolicy,
-  TemporalFailure,
   executeChild,
   isCancellation,
   proxyActivities,
@@ -17,7 +16,7 @@ import type { Activities } from '../activities';
 import { segmentTree, type Segment, type TreeNode } from '../core/segments';
 import type { BranchReport, FanoutInput, FanoutProgress, FanoutResult, SegmentReport, StepSpec } from '../core/types';
 import { buildWorkflow } from './build';
-import { STEP_FAILED, type StepFailureDetails } from './errors';
+import { innermost, STEP_FAILED, type StepFailureDetails } from './errors';
 import { fanoutProgressQuery } from './messages';
 
 const { planTree, tagSnapshot } = proxyActivities<Activities>({
@@ -142,12 +141,6 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
   return { ...progress, durationMs: Date.now() - started };
 }
 
-/** The innermost failure of a chain (child workflow -> activity -> application failure). */
-function innermost(err: unknown): unknown {
-  let at = err;
-  while (at instanceof TemporalFailure && at.cause) at = at.cause;
-  return at;
-}
 
 function describe(err: unknown): string {
   const inner = innermost(err);
