@@ -9,6 +9,7 @@ import { registerTags } from './tags';
 import { reportAndExit } from './errors';
 import { registerMorphEmulator } from './morph-emulator';
 import { registerPlan } from './plan';
+import { registerSchedule } from './schedule';
 import { registerStatus } from './status';
 import { registerWorker } from './worker';
 
@@ -25,11 +26,16 @@ export async function main(argv: string[]): Promise<void> {
   registerPlan(program, ctx);
   registerTags(program, ctx);
   registerDigest(program);
+  registerSchedule(program, ctx);
   registerStatus(program, ctx);
   registerCancel(program, ctx);
   registerWorker(program, ctx);
   registerMorphEmulator(program, ctx);
-  for (const cmd of program.commands) cmd.exitOverride().configureOutput({ writeErr: () => undefined });
+  const quiet = (cmd: Command): void => {
+    cmd.exitOverride().configureOutput({ writeErr: () => undefined });
+    cmd.commands.forEach(quiet);
+  };
+  program.commands.forEach(quiet);
   try {
     await program.parseAsync(argv, { from: 'node' });
   } catch (err) {

@@ -43,9 +43,10 @@ export function remoteTemporal() {
  */
 export async function withSession<T>(config: Config, log: Log, provider: Provider | undefined, fn: (s: Session) => Promise<T>): Promise<T> {
   const remote = remoteTemporal();
-  if (remote) {
-    const connection = await Connection.connect(remote.connectionOptions);
-    const namespace = remote.namespace ?? 'default';
+  const shared = remote ? undefined : await sharedEmbeddedServer(config);
+  if (remote || shared) {
+    const connection = await Connection.connect(remote ? remote.connectionOptions : { address: shared!.address });
+    const namespace = remote?.namespace ?? 'default';
     try {
       return await fn({ client: new Client({ connection, namespace }), taskQueue: config.taskQueue, namespace, embedded: false });
     } finally {
@@ -76,11 +77,59 @@ export async function withSession<T>(config: Config, log: Log, provider: Provide
 }
 
 /**
+ * `snapbuild worker` with no Temporal address: the embedded server and a worker, running until SIGINT or
+ * SIGTERM, so that schedules fire. Other snapbuild commands find it (through the lock file) and use it as a
+ * client would a shared server.
+ */
+export async function serveEmbedded(config: Config, log: Log, provider: Provider): Promise<void> {
+  const server = await startEmbeddedServer(config, log, { shared: true });
+  try {
+    installRuntime();
+    const native = await NativeConnection.connect({ address: server.address });
+    try {
+      const worker = await createWorker({ connection: native, namespace: server.namespace, taskQueue: config.taskQueue, provider, shutdownSignals: [] });
+      log(`snapbuild worker: embedded Temporal server on ${server.address} (state in ${path.join(config.homeDir, 'temporal')}), provider ${provider.name}`);
+      log('other snapbuild commands use this server while it runs; schedules fire; Ctrl-C stops');
+      const stop = new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await worker.runUntil(stop);
+    } finally {
+      await native.close();
+    }
+  } finally {
+    await server.stop({ wait: true });
+  }
+}
+
+/** The embedded server a running `snapbuild worker` shares, if there is one. */
+async function sharedEmbeddedServer(config: Config): Promise<{ address: string } | undefined> {
+  const owner = await readLock(path.join(config.homeDir, 'temporal', 'dev-server.lock'));
+  return owner?.shared && owner.address && owner.cli && isAlive(owner.cli) ? { address: owner.address } : undefined;
+}
+
+interface LockOwner {
+  cli?: number;
+  server?: number;
+  address?: string;
+  shared?: boolean;
+}
+
+async function readLock(lock: string): Promise<LockOwner | undefined> {
+  try {
+    return JSON.parse(await fs.readFile(lock, 'utf8')) as LockOwner;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
  * Starts the embedded dev server on the snapbuild home's database. One process at a time owns that database:
  * a second one gets a clear error instead of a corrupted store. The lock file names the owning CLI and its
  * server; a server still shutting down after its CLI has gone is waited for, never run beside.
  */
-async function startEmbeddedServer(config: Config, log: Log): Promise<DevServer> {
+async function startEmbeddedServer(config: Config, log: Log, opts: { shared?: boolean } = {}): Promise<DevServer> {
   const dir = path.join(config.homeDir, 'temporal');
   await fs.mkdir(dir, { recursive: true });
   const lock = path.join(dir, 'dev-server.lock');
@@ -92,12 +141,16 @@ async function startEmbeddedServer(config: Config, log: Log): Promise<DevServer>
       return { ...server, stop: () => server.stop().finally(() => fs.rm(lock, { force: true })) };
     }
     const server = await startDevServer({ cli, dbFile: path.join(dir, 'dev.db'), logFile: path.join(dir, 'dev-server.log') });
-    await fs.writeFile(lock, JSON.stringify({ cli: process.pid, server: server.pid }));
+    const owner: LockOwner = { cli: process.pid, server: server.pid, address: server.address, shared: opts.shared };
+    await fs.writeFile(lock, JSON.stringify(owner));
     return {
       ...server,
       // Not waiting for the server's graceful shutdown saves about a second per command; the lock keeps the
       // next command off the database until this server has exited.
-      stop: () => server.stop({ wait: false }),
+      stop: async (o) => {
+        await server.stop(o ?? { wait: false });
+        if (o?.wait) await fs.rm(lock, { force: true });
+      },
     };
   } catch (err) {
     await fs.rm(lock, { force: true });
@@ -114,12 +167,7 @@ async function acquireLock(lock: string): Promise<void> {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
-    let owner: { cli?: number; server?: number } = {};
-    try {
-      owner = JSON.parse(await fs.readFile(lock, 'utf8'));
-    } catch {
-      /* torn or vanished: treat as stale */
-    }
+    const owner: LockOwner = (await readLock(lock)) ?? {};
     if (owner.cli && owner.cli !== process.pid && isAlive(owner.cli)) {
       throw new UsageError(
         `another snapbuild process (pid ${owner.cli}) is using the embedded Temporal server; wait for it to finish, ` +

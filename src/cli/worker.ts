@@ -2,18 +2,17 @@ import type { Command } from 'commander';
 import { NativeConnection } from '@temporalio/worker';
 import { createWorker } from '../worker';
 import type { Context } from './context';
-import { UsageError } from './errors';
-import { remoteTemporal } from './session';
+import { remoteTemporal, serveEmbedded } from './session';
 
 export function registerWorker(program: Command, ctx: Context): void {
   program
     .command('worker')
-    .description('run a long-lived worker for a shared Temporal server (TEMPORAL_ADDRESS)')
+    .description('run a long-lived worker: for TEMPORAL_ADDRESS, or with no address the embedded server too (schedules fire while it runs)')
     .action(async () => {
-      const remote = remoteTemporal();
-      if (!remote) throw new UsageError('`snapbuild worker` needs a Temporal server: set TEMPORAL_ADDRESS (or a Temporal config profile)');
       const config = ctx.config();
+      const remote = remoteTemporal();
       const provider = await ctx.provider();
+      if (!remote) return serveEmbedded(config, ctx.log, provider);
       const connection = await NativeConnection.connect(remote.connectionOptions);
       const namespace = remote.namespace ?? 'default';
       const worker = await createWorker({ connection, namespace, taskQueue: config.taskQueue, provider });

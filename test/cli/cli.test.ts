@@ -1,10 +1,12 @@
 /** The CLI as a user meets it: exit codes, one-line errors, output formats, and the embedded default. */
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startMorphEmulator } from '../../src/providers/morph-emulator';
-import { snapbuild } from '../helpers/cli';
+import { snapbuild, spawnSnapbuild } from '../helpers/cli';
 import { openTestStore } from '../helpers/store';
 
 const VECTORS = ['1779e7f4a81d9d0745e94b324501b518f10675920ccbe6e91e68a21df909b530', '8b34bae76e43a8c4d15ef12012d3d4d6611556558a32926df3ba7e150a60ea56'];
@@ -78,11 +80,6 @@ describe('bad input', () => {
     expect(r.stderr).toMatch(/^snapbuild: SNAPBUILD_PROVIDER: /);
   });
 
-  test('snapbuild worker without a server says what to set', async () => {
-    const r = await snapbuild(['worker'], { SNAPBUILD_HOME: home, TEMPORAL_ADDRESS: '' });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('set TEMPORAL_ADDRESS');
-  });
 });
 
 describe('morph provider', () => {
@@ -182,5 +179,44 @@ describe('fan-out', () => {
     expect((await snapbuild(['resolve', 'fanout-demo:main'], env)).stdout).toBe(`${result.branches[1].snapshotId}\n`);
     const missing = await snapbuild(['resolve', 'fanout-demo:nope'], env);
     expect(missing).toMatchObject({ code: 1, stderr: 'snapbuild: no snapshot is tagged fanout-demo:nope\n' });
+  });
+});
+
+describe('snapbuild worker on the embedded default, and schedules', () => {
+  test('serves the embedded server until stopped; other commands use it; a schedule checks a release and builds', async () => {
+    const workerHome = mkdtempSync(path.join(os.tmpdir(), 'snapbuild-cli-worker-'));
+    const env = { SNAPBUILD_HOME: workerHome, SNAPBUILD_LOCAL_STORE: path.join(home, 'local'), TEMPORAL_ADDRESS: '' };
+    const release = createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(readFileSync('examples/release.json')));
+    await new Promise<void>((r) => release.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(release.address() as AddressInfo).port}/release.json`;
+    const worker = spawnSnapbuild(['worker'], env);
+    let log = '';
+    worker.stderr.on('data', (d) => (log += d));
+    try {
+      for (let i = 0; i < 300 && !log.includes('schedules fire'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(log).toMatch(/^snapbuild worker: embedded Temporal server on 127\.0\.0\.1:\d+/);
+
+      const noHttp = await snapbuild(['schedule', 'create', 'mycli', '--recipe', 'examples/versioned.yaml', '--release-url', url, '--every', '1h'], env);
+      expect(noHttp).toMatchObject({ code: 2, stderr: 'snapbuild: --release-url must be https (or pass --allow-http for a loopback test server)\n' });
+      const created = await snapbuild(
+        ['schedule', 'create', 'mycli', '--recipe', 'examples/versioned.yaml', '--release-url', url, '--tarball-field', 'tarball', '--allow-http', '--every', '1h'],
+        env,
+      );
+      expect(created).toMatchObject({ code: 0, stdout: 'created schedule mycli (every 1h)\n' });
+      const first = await snapbuild(['schedule', 'trigger', 'mycli'], env);
+      expect(first.stdout).toMatch(/^mycli: 1\.24\.0 built snapshot_\w+\n$/);
+      const second = await snapbuild(['schedule', 'trigger', 'mycli'], env);
+      expect(second.stdout).toMatch(/^mycli: 1\.24\.0 unchanged \(cached snapshot_\w+\)\n$/);
+      const described = await snapbuild(['schedule', 'describe', 'mycli', '--json'], env);
+      expect(JSON.parse(described.stdout).runs.map((r: { result: { outcome: string } }) => r.result.outcome)).toEqual(['built', 'unchanged']);
+      expect((await snapbuild(['resolve', 'mycli:1.24.0'], env)).stdout).toBe((await snapbuild(['resolve', 'mycli:latest'], env)).stdout);
+      expect((await snapbuild(['schedule', 'delete', 'mycli'], env)).stdout).toBe('deleted mycli\n');
+    } finally {
+      worker.kill('SIGTERM');
+      await new Promise((r) => worker.once('close', r));
+      await new Promise((r) => release.close(r));
+      rmSync(workerHome, { recursive: true, force: true });
+    }
+    expect(worker.exitCode).toBe(0);
   });
 });

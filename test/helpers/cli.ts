@@ -12,6 +12,11 @@ const root = path.resolve(__dirname, '../..');
 const entry = `require('ts-node').register({ transpileOnly: true, project: ${JSON.stringify(path.join(root, 'tsconfig.json'))} });
 require(${JSON.stringify(path.join(root, 'src/cli/main'))}).main(['node', 'snapbuild', ...process.argv.slice(1)]);`;
 
+/** Starts the CLI and leaves it running (for `snapbuild worker`); the caller kills it. */
+export function spawnSnapbuild(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawn(process.execPath, ['-e', entry, ...args], { cwd: root, env: { ...process.env, ...env } });
+}
+
 export function snapbuild(args: string[], env: NodeJS.ProcessEnv = {}, opts: { cwd?: string } = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['-e', entry, ...args], { cwd: opts.cwd ?? root, env: { ...process.env, ...env } });
