@@ -3,7 +3,9 @@
  * provider and the worker's secrets; the workflow sees only the type. This file is the one place where
  * provider errors become Temporal failures.
  */
-import { ApplicationFailure, Context, heartbeat } from '@temporalio/activity';
+import { ApplicationFailure, Context, getClient, heartbeat } from '@temporalio/activity';
+import { reapOrphanInstances, type GcReport } from '../janitor';
+import { BUILD_KEY } from './labels';
 import { InvalidReleaseError, type Release, type ReleaseSource } from '../core/release';
 import { RecipeError, renderSpec } from '../core/recipe';
 import { fetchRelease } from '../release/fetch';
@@ -25,8 +27,7 @@ export interface ActivityDeps {
 const TAIL_LINES = 20;
 const TAIL_CHARS = 4000;
 
-/** The metadata key naming the build that started an instance; lets cleanup find strays. */
-export const BUILD_KEY = 'snapbuild-build';
+export { BUILD_KEY };
 
 export function createActivities(deps: ActivityDeps) {
   const { provider } = deps;
@@ -75,6 +76,7 @@ export function createActivities(deps: ActivityDeps) {
               recent = (recent + chunk).slice(-TAIL_CHARS * 2);
             },
           }),
+          { heartbeat: false }, // this activity heartbeats with the output tail itself
         );
         const outputTail = redact(tail(interleave(result.stdout, result.stderr)));
         const outcome = step.outcomes[String(result.exitCode)];
@@ -160,6 +162,11 @@ export function createActivities(deps: ActivityDeps) {
       });
     },
 
+    /** The janitor, for a schedule: stops instances whose build is closed. */
+    async reapOrphans(): Promise<GcReport> {
+      return translate(() => reapOrphanInstances(provider, getClient()));
+    },
+
     /** Keeps a failed builder alive for debugging, for `ttlSeconds` from now. */
     async keepInstance(input: { instanceId: string; ttlSeconds: number }): Promise<InstanceInfo> {
       return translate(() => provider.setInstanceTtl(input.instanceId, input.ttlSeconds));
@@ -170,7 +177,9 @@ export function createActivities(deps: ActivityDeps) {
 export type Activities = ReturnType<typeof createActivities>;
 
 /** Runs `fn`, turning a ProviderError into an ApplicationFailure whose type is the error's class name. */
-async function translate<T>(fn: () => Promise<T>): Promise<T> {
+async function translate<T>(fn: () => Promise<T>, opts: { heartbeat?: boolean } = {}): Promise<T> {
+  // Heartbeats let the workflow notice a lost worker within the heartbeat timeout, whatever the call.
+  const beat = opts.heartbeat === false ? undefined : setInterval(() => heartbeat(), 2000);
   try {
     return await fn();
   } catch (err) {
@@ -185,6 +194,8 @@ async function translate<T>(fn: () => Promise<T>): Promise<T> {
     if (err instanceof InvalidReleaseError) throw ApplicationFailure.create({ type: INVALID_RELEASE, message: err.message, nonRetryable: true, details: [{ field: err.field }] });
     if (err instanceof RecipeError) throw ApplicationFailure.create({ type: err.name, message: err.message, nonRetryable: true });
     throw err;
+  } finally {
+    if (beat) clearInterval(beat);
   }
 }
 

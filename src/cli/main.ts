@@ -5,6 +5,7 @@ import { registerCancel } from './cancel';
 import { createContext } from './context';
 import { registerDigest } from './digest';
 import { registerFanout } from './fanout';
+import { registerGc } from './gc';
 import { registerTags } from './tags';
 import { reportAndExit } from './errors';
 import { registerMorphEmulator } from './morph-emulator';
@@ -23,6 +24,7 @@ export async function main(argv: string[]): Promise<void> {
     .configureOutput({ writeErr: () => undefined });
   registerBuild(program, ctx);
   registerFanout(program, ctx);
+  registerGc(program, ctx);
   registerPlan(program, ctx);
   registerTags(program, ctx);
   registerDigest(program);

@@ -1,9 +1,8 @@
 /**
  * The build workflow (DESIGN.md "The build workflow"). Deterministic: it imports only @temporalio/workflow,
- * its own folder and types.
+ * its own folder, types and side-effect-free constants.
  */
 import {
-  ActivityCancellationType,
   ActivityFailure,
   ApplicationFailure,
   CancellationScope,
@@ -13,35 +12,17 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities';
+import { BUILD_KEY } from '../activities/labels';
 import type { BuildInput, BuildProgress, BuildResult, StepReport, StepSpec } from '../core/types';
 import { FATAL_TYPES } from './errors';
 import { progressQuery } from './messages';
+import { machineStart, providerCall, stepRun } from './options';
 
-const BUILD_KEY = 'snapbuild-build';
+const { plan, snapshot, stopInstance, keepInstance, tagSnapshot } = proxyActivities<Activities>(providerCall);
+const { startInstance } = proxyActivities<Activities>(machineStart);
 
-/** Quick calls to the provider: safe to retry (lookups, idempotent snapshot, idempotent stop). */
-const { plan, snapshot, stopInstance, keepInstance, tagSnapshot } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
-});
-
-/** Starting a machine is not idempotent: a few attempts only; strays are found by their build label. */
-const { startInstance } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumAttempts: 3 },
-});
-
-/**
- * Running a command is never retried on the same machine: the workflow decides whether to re-run it on a
- * fresh instance. Heartbeats detect a lost worker; cancellation waits until the command is killed.
- */
 function execActivity(step: StepSpec) {
-  return proxyActivities<Activities>({
-    startToCloseTimeout: `${step.timeoutSeconds + 60}s`,
-    heartbeatTimeout: '30s',
-    retry: { maximumAttempts: 1 },
-    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-  }).execStep;
+  return proxyActivities<Activities>(stepRun(step)).execStep;
 }
 
 /** Builds a recipe's layers, reusing the deepest cached one and running only the steps after it. */

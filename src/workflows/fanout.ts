@@ -18,11 +18,9 @@ import type { BranchReport, FanoutInput, FanoutProgress, FanoutResult, SegmentRe
 import { buildWorkflow } from './build';
 import { innermost, STEP_FAILED, type StepFailureDetails } from './errors';
 import { fanoutProgressQuery } from './messages';
+import { providerCall } from './options';
 
-const { planTree, tagSnapshot } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 6 },
-});
+const { planTree, tagSnapshot } = proxyActivities<Activities>(providerCall);
 
 /**
  * At most `n` holders at once, served in order. (Waiting with `condition(() => free > 0)` would let every

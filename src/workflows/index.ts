@@ -2,3 +2,4 @@
 export { buildWorkflow } from './build';
 export { fanoutWorkflow } from './fanout';
 export { versionCheckWorkflow } from './version-check';
+export { janitorWorkflow } from './janitor';

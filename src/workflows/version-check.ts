@@ -8,12 +8,10 @@ import type { Activities } from '../activities';
 import type { VersionCheckInput, VersionCheckResult } from '../core/types';
 import { buildWorkflow } from './build';
 import { INVALID_RELEASE, innermost, NOT_APPROVED } from './errors';
+import { providerCall, releaseFetch } from './options';
 
-/** Network errors and 5xx are retried with backoff; an invalid descriptor is not (its type is non-retryable). */
-const { resolveRelease, plan, tagSnapshot } = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 8 },
-});
+const { resolveRelease } = proxyActivities<Activities>(releaseFetch);
+const { plan, tagSnapshot } = proxyActivities<Activities>(providerCall);
 
 export async function versionCheckWorkflow(input: VersionCheckInput): Promise<VersionCheckResult> {
   const record = (result: VersionCheckResult) => {

@@ -23,6 +23,8 @@ const STALE_PENDING_MS = 10 * 60 * 1000;
 interface SnapshotRecord extends SnapshotInfo {
   /** Layer ids, topmost first, above the base image. */
   layers: string[];
+  /** The process writing a pending snapshot: if it has died, the snapshot never becomes ready. */
+  writerPid?: number;
   image: string;
   parentId?: string;
 }
@@ -206,6 +208,7 @@ export class LocalProvider implements Provider {
         layers,
         image: inst.image,
         parentId: inst.snapshotId,
+        writerPid: process.pid,
       };
       // Order matters for crash safety: a pending record first, then the O(1) rename of the upper layer into
       // the store, then the instance's new stack, and READY last. A crash leaves a pending record (never
@@ -322,10 +325,20 @@ function hostSnapshot(): SnapshotInfo {
   return { id: HOST_IMAGE, digest: null, status: 'ready', createdAt: 0, metadata: { image: HOST_IMAGE } };
 }
 
-/** A pending record abandoned by a crashed writer is reported as failed. */
+/** A pending record abandoned by a crashed writer (dead, or silent for too long) is reported as failed. */
 function settle(rec: SnapshotRecord): SnapshotRecord {
-  if (rec.status === 'pending' && Date.now() - rec.createdAt > STALE_PENDING_MS) return { ...rec, status: 'failed' };
+  if (rec.status !== 'pending') return rec;
+  if (Date.now() - rec.createdAt > STALE_PENDING_MS || (rec.writerPid !== undefined && !processAlive(rec.writerPid))) return { ...rec, status: 'failed' };
   return rec;
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function matches(metadata: Record<string, string>, filter?: Record<string, string>): boolean {
