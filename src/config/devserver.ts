@@ -114,6 +114,8 @@ export interface StartDevServerOptions {
   /** Write the server's own log here (it outlives this process while it shuts down, so never a pipe). */
   logFile?: string;
   namespace?: string;
+  /** A fixed port (a restart that clients should find again); a free one by default. */
+  port?: number;
   startTimeoutMs?: number;
 }
 
@@ -122,7 +124,7 @@ export interface StartDevServerOptions {
  * server keeps workflows and schedules on disk between runs; without it, everything is in memory.
  */
 export async function startDevServer(opts: StartDevServerOptions): Promise<DevServer & { pid: number }> {
-  const port = await freePort();
+  const port = opts.port ?? (await freePort());
   const namespace = opts.namespace ?? 'default';
   const args = ['server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--namespace', namespace, '--headless', '--log-level', 'error',
     '--dynamic-config-value', 'frontend.enableUpdateWorkflowExecution=true'];
