@@ -64,7 +64,7 @@ export function createActivities(deps: ActivityDeps) {
       const redact = (text: string) => secretValues.reduce((t, v) => t.split(v).join('***'), text);
       const ctx = Context.current();
       let recent = '';
-      const beat = setInterval(() => heartbeat({ outputTail: redact(tail(recent)) }), 1000);
+      const beat = setInterval(() => heartbeat({ outputTail: tail(redact(recent)) }), 1000);
       const started = Date.now();
       try {
         const result = await translate(() =>
@@ -78,7 +78,8 @@ export function createActivities(deps: ActivityDeps) {
           }),
           { heartbeat: false }, // this activity heartbeats with the output tail itself
         );
-        const outputTail = redact(tail(interleave(result.stdout, result.stderr)));
+        // Redact before cutting: a cut inside a secret would leave part of it.
+        const outputTail = tail(redact(interleave(result.stdout, result.stderr)));
         const outcome = step.outcomes[String(result.exitCode)];
         if (outcome !== undefined) {
           throw ApplicationFailure.create({

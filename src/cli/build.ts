@@ -18,7 +18,7 @@ export function registerBuild(program: Command, ctx: Context): void {
     .argument('<recipe>', 'recipe file (YAML or JSON)')
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
-      const { spec, name } = await loadRecipe(file);
+      const { spec, name } = await loadRecipe(file, ctx.config().provider);
       if (spec.branches.length) throw new UsageError(`${file} has branches: use snapbuild fanout (optionally with --branch)`);
       const provider = await ctx.provider();
       const plan = await lookupPlan(provider, spec.base, spec.steps.map((s) => s.identifier));

@@ -7,6 +7,7 @@ import { fanoutProgressQuery } from '../workflows/messages';
 import type { Context } from './context';
 import { UsageError } from './errors';
 import { oneLine, printJson, seconds, table } from './output';
+import { printable } from '../core/recipe';
 import { loadRecipe } from './recipe-file';
 import { followWorkflow } from './follow';
 import { withSession } from './session';
@@ -22,12 +23,14 @@ export function registerFanout(program: Command, ctx: Context): void {
     .option('--parallel <n>', `child builds at once (default ${DEFAULT_PARALLEL})`)
     .option('--json', 'print the result as JSON')
     .action(async (file: string, opts: { branch?: string[]; parallel?: string; json?: boolean }) => {
-      const { spec } = await loadRecipe(file);
+      const { spec } = await loadRecipe(file, ctx.config().provider);
       if (spec.branches.length === 0) throw new UsageError(`${file} has no branches: use snapbuild build`);
       const parallel = opts.parallel === undefined ? DEFAULT_PARALLEL : Number(opts.parallel);
       if (!Number.isInteger(parallel) || parallel < 1 || parallel > 64) throw new UsageError('--parallel must be a whole number from 1 to 64');
       const unknown = (opts.branch ?? []).filter((b) => !spec.branches.some((s) => s.name === b));
-      if (unknown.length) throw new UsageError(`no such branch: ${unknown.join(', ')} (the recipe has: ${spec.branches.map((b) => b.name).join(', ')})`);
+      if (unknown.length) {
+        throw new UsageError(`no such branch: ${unknown.map(printable).join(', ')} (the recipe has: ${spec.branches.map((b) => printable(b.name)).join(', ')})`);
+      }
       const branches = opts.branch ? spec.branches.filter((b) => opts.branch!.includes(b.name)) : spec.branches;
       const name = spec.name ?? path.basename(file).replace(/\.(ya?ml|json)$/i, '');
       const input: FanoutInput = { spec: { ...spec, name, branches }, parallel, recipeName: path.basename(file) };

@@ -11,7 +11,7 @@ export function registerPlan(program: Command, ctx: Context): void {
     .argument('<recipe>', 'recipe file (YAML or JSON)')
     .option('--json', 'print JSON')
     .action(async (file: string, opts: { json?: boolean }) => {
-      const { spec } = await loadRecipe(file);
+      const { spec } = await loadRecipe(file, ctx.config().provider);
       const provider = await ctx.provider();
       const plan = await lookupPlan(provider, spec.base, spec.steps.map((s) => s.identifier));
       const rows = plan.steps.map((p) => ({

@@ -12,6 +12,10 @@ import type { BranchSpec, BuildSpec, RecipeSpec, StepSpec } from './types';
 export const DEFAULT_STEP_TIMEOUT_SECONDS = 30 * 60;
 export const DEFAULT_STEP_RETRIES = 2;
 export const MAX_STEPS = 120;
+/** One command's limit; larger scripts belong in files the recipe installs. */
+export const MAX_COMMAND_BYTES = 64 * 1024;
+/** All commands together: a build's workflow input must stay well under Temporal's 2 MiB payload limit. */
+export const MAX_TOTAL_COMMAND_BYTES = 512 * 1024;
 /** The default TTL of a builder instance kept for debugging after a failure. */
 export const KEEP_FAILED_DEFAULT_SECONDS = 30 * 60;
 
@@ -27,7 +31,7 @@ export function parseDuration(value: number | string): number | undefined {
 }
 
 const duration = z
-  .union([z.number(), z.string()])
+  .union([z.number(), z.string()], { error: 'must be a duration between 1ms and 24h, like 90, "90s" or "15m"' })
   .transform((v, ctx) => {
     const seconds = parseDuration(v);
     if (seconds === undefined || !(seconds > 0) || seconds > 24 * 3600) {
@@ -40,7 +44,11 @@ const duration = z
 const envName = z.string().regex(ENV_NAME, 'must be a variable name: letters, digits and _, not starting with a digit');
 const command = z
   .string({ error: (issue) => (issue.input === undefined ? 'is required: the shell command to run' : 'must be a shell command string') })
-  .refine((s) => s.trim().length > 0, 'must be a non-empty shell command');
+  .refine((s) => s.trim().length > 0, 'must be a non-empty shell command')
+  .superRefine((s, ctx) => {
+    const bytes = Buffer.byteLength(s);
+    if (bytes > MAX_COMMAND_BYTES) ctx.addIssue({ code: 'custom', message: `is ${bytes} bytes long; a command may be at most ${MAX_COMMAND_BYTES} bytes (put large scripts in a file)` });
+  });
 
 const stepObject = z.strictObject({
   run: command,
@@ -60,7 +68,12 @@ const stepObject = z.strictObject({
   verify: z.boolean().optional(),
   /** A check: exit codes that mean "not approved", each with what it means (e.g. 42: this version is not approved yet). */
   outcomes: z
-    .record(z.string().regex(/^([1-9]\d?|1\d\d|2[0-4]\d|25[0-5])$/, 'exit codes are 1 to 255'), z.string().min(1).max(200))
+    .record(z.string(), z.string().min(1).max(200))
+    .superRefine((outcomes, ctx) => {
+      for (const code of Object.keys(outcomes)) {
+        if (!/^([1-9]\d?|1\d\d|2[0-4]\d|25[0-5])$/.test(code)) ctx.addIssue({ code: 'custom', path: [code], message: 'exit codes are 1 to 255' });
+      }
+    })
     .optional(),
 });
 
@@ -125,6 +138,8 @@ export const recipeSchema = z.strictObject({
 
 export type RecipeInput = z.input<typeof recipeSchema>;
 
+const MAX_PROBLEMS_SHOWN = 12;
+
 /** A recipe that failed validation; `problems` has one line per problem, each naming its path. */
 export class RecipeError extends Error {
   override name = 'RecipeError';
@@ -132,18 +147,26 @@ export class RecipeError extends Error {
     public readonly source: string,
     public readonly problems: string[],
   ) {
-    super(`${source}: invalid recipe\n${problems.map((p) => `  ${p}`).join('\n')}`);
+    const shown = problems.slice(0, MAX_PROBLEMS_SHOWN).map((p) => `  ${p}`);
+    if (problems.length > MAX_PROBLEMS_SHOWN) shown.push(`  ... and ${problems.length - MAX_PROBLEMS_SHOWN} more problems`);
+    super(`${source}: invalid recipe\n${shown.join('\n')}`);
   }
 }
 
-/** `['steps', 3, 'timeout']` -> `steps[3].timeout`. */
+/** `['steps', 3, 'timeout']` -> `steps[3].timeout`; a key that is not a plain word is quoted: `branches["a b"]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
+    else if (!/^[A-Za-z0-9_/:.+@-]+$/.test(String(part))) out += `[${JSON.stringify(String(part))}]`;
     else out += out ? `.${String(part)}` : String(part);
   }
   return out || '(recipe)';
+}
+
+/** A user-given name, safe to print on one line: quoted and escaped if it holds anything but printable text. */
+export function printable(name: string): string {
+  return /^[\x20-\x7e\u00a0-\uffff]*$/.test(name) && !/[\u2028\u2029]/.test(name) ? name : JSON.stringify(name);
 }
 
 /** Validates and normalises an already-decoded recipe. Throws {@link RecipeError}. */
@@ -160,10 +183,14 @@ export function normalizeRecipe(input: unknown, source = 'recipe'): RecipeSpec {
   const problems: string[] = [];
   const branches: BranchSpec[] = Object.entries(r.branches ?? {}).map(([name, b]) => {
     const branchSteps = b.steps.map((s, i) => toStepSpec({ ...s, run: renderTemplate(s.run, { branch: name }) }, steps.length + i));
-    checkVerifyLast(branchSteps, `branches.${name}.steps`, problems);
+    checkVerifyLast(branchSteps, `${formatPath(['branches', name])}.steps`, problems);
     return { name, steps: branchSteps, tag: b.tag, metadata: b.metadata ?? {} };
   });
   checkVerifyLast(steps, 'steps', problems);
+  const total = [...steps, ...branches.flatMap((b) => b.steps)].reduce((n, st) => n + Buffer.byteLength(st.run), 0);
+  if (total > MAX_TOTAL_COMMAND_BYTES) {
+    problems.push(`steps: the commands add up to ${total} bytes; a recipe may have at most ${MAX_TOTAL_COMMAND_BYTES} (put large scripts in files)`);
+  }
   if (problems.length) throw new RecipeError(source, problems);
   return {
     base: r.base,
