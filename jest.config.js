@@ -12,4 +12,5 @@ module.exports = {
   testTimeout: 120_000,
   forceExit: true,
   reporters: ['default', '<rootDir>/test/helpers/summary-reporter.js'],
+  testSequencer: '<rootDir>/test/helpers/sequencer.js',
 };

@@ -1,4 +1,8 @@
-/** Planning against a provider: resolve the base, chain the digests, look every layer up in one round. */
+/**
+ * Planning against a provider: resolve the base, chain the digests, then ask for the final layer; only when
+ * it is missing, look every other layer up in one concurrent round. (Earlier cached layers of a fully cached
+ * build are not looked up, so their snapshot ids are not reported.)
+ */
 import { assemblePlan } from '../core/plan';
 import { chainDigests } from '../core/digest';
 import { baseFor } from '../core/recipe';
@@ -9,7 +13,11 @@ import type { Provider } from './provider';
 export async function lookupPlan(provider: Provider, baseRef: BuildSpec['base'], identifiers: readonly string[], signal?: AbortSignal): Promise<Plan> {
   const base = await provider.resolveBase(baseFor(baseRef, provider.name), signal);
   const digests = chainDigests(base.digest || base.id, identifiers);
-  return assemblePlan(base, identifiers, await provider.findReadySnapshots(digests, signal));
+  // The common case, a rerun with nothing changed, is answered by the final layer alone: one lookup, not N.
+  const final = digests[digests.length - 1];
+  const finalHit = final ? await provider.findReadySnapshots([final], signal) : new Map();
+  if (finalHit.size) return assemblePlan(base, identifiers, finalHit);
+  return assemblePlan(base, identifiers, await provider.findReadySnapshots(digests.slice(0, -1), signal));
 }
 
 /** Plans a fan-out: resolve the base, build the prefix tree, look every distinct digest up in one round. */

@@ -8,10 +8,10 @@
  */
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, ServerError, UnsupportedError, ValidationError } from '../errors';
 import type { ExecOptions, ExecResult, InstanceInfo, Provider, SnapshotInfo, SnapshotOptions, StartInstanceOptions } from '../provider';
-import { readAllJson, readJson, removeFile, writeJsonAtomic } from './records';
+import { readAllJson, readJson, readJsonFiles, removeFile, writeJsonAtomic } from './records';
 import { ensureHostBase, ensureLayerFs, execInOverlay, killGroup, missingIsolation } from './sandbox';
 
 /** The one named base image: the host's root filesystem, read-only below the instance. */
@@ -92,19 +92,19 @@ export class LocalProvider implements Provider {
     return publicSnapshot(await this.snapshotRecord(id));
   }
 
+  /** Reads only the records the digest index names, so a lookup costs the same however large the store. */
   async findReadySnapshots(digests: readonly string[]): Promise<Map<string, SnapshotInfo>> {
-    const wanted = new Set(digests);
     const found = new Map<string, SnapshotInfo>();
-    for (const s of await this.allSnapshots()) {
-      if (s.status === 'ready' && s.digest && wanted.has(s.digest) && !found.has(s.digest)) found.set(s.digest, publicSnapshot(s));
+    for (const digest of new Set(digests)) {
+      const ready = (await this.snapshotsWithDigest(digest)).find((s) => s.status === 'ready');
+      if (ready) found.set(digest, publicSnapshot(ready));
     }
     return found;
   }
 
   async listSnapshots(filter: { digest?: string; metadata?: Record<string, string> } = {}): Promise<SnapshotInfo[]> {
-    return (await this.allSnapshots())
-      .filter((s) => (filter.digest === undefined || s.digest === filter.digest) && matches(s.metadata, filter.metadata))
-      .map(publicSnapshot);
+    const candidates = filter.digest !== undefined ? await this.snapshotsWithDigest(filter.digest) : await this.allSnapshots();
+    return candidates.filter((s) => matches(s.metadata, filter.metadata)).map(publicSnapshot);
   }
 
   async updateSnapshotMetadata(id: string, patch: Record<string, string>): Promise<SnapshotInfo> {
@@ -214,6 +214,7 @@ export class LocalProvider implements Provider {
       // the store, then the instance's new stack, and READY last. A crash leaves a pending record (never
       // counted as a cache hit) and at worst an instance whose exec refuses to run.
       await writeJsonAtomic(this.snapshotFile(id), rec);
+      await this.indexDigest(options.digest, id);
       await fs.rename(path.join(dir, 'upper'), path.join(this.root, 'layers', id));
       await writeJsonAtomic(this.instanceFile(instanceId), { ...inst, layers, snapshotId: id, execPid: undefined });
       await fs.rm(path.join(dir, 'work'), { recursive: true, force: true });
@@ -288,6 +289,30 @@ export class LocalProvider implements Provider {
       throw new NotFoundError(`instance ${id} not found (its TTL expired)`);
     }
     return rec;
+  }
+
+  /** The digest index: `records/by-digest/<sha256 of digest>/<snapshot id>`, written after the record. */
+  private digestDir(digest: string): string {
+    return path.join(this.root, 'records', 'by-digest', createHash('sha256').update(digest).digest('hex'));
+  }
+
+  private async indexDigest(digest: string, id: string): Promise<void> {
+    const dir = this.digestDir(digest);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, id), '');
+  }
+
+  /** Snapshots with exactly this digest, newest first (index entries whose record is gone are skipped). */
+  private async snapshotsWithDigest(digest: string): Promise<SnapshotRecord[]> {
+    let ids: string[];
+    try {
+      ids = await fs.readdir(this.digestDir(digest));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const records = await readJsonFiles<SnapshotRecord>(ids.map((id) => this.snapshotFile(id)));
+    return records.filter((r) => r.digest === digest).map(settle).sort(newestFirst);
   }
 
   private async allSnapshots(): Promise<SnapshotRecord[]> {

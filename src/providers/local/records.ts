@@ -33,11 +33,22 @@ export async function readJson<T>(file: string): Promise<T | undefined> {
   }
 }
 
+/** Files read at once: enough to overlap I/O, few enough that many callers never run out of descriptors. */
+const READ_BATCH = 32;
+
+/** The records named `files` (missing ones are skipped), read a batch at a time. */
+export async function readJsonFiles<T>(files: string[]): Promise<T[]> {
+  const out: T[] = [];
+  for (let i = 0; i < files.length; i += READ_BATCH) {
+    for (const r of await Promise.all(files.slice(i, i + READ_BATCH).map((f) => readJson<T>(f)))) if (r !== undefined) out.push(r);
+  }
+  return out;
+}
+
 /** Every record in `dir` (temporary files of writers in progress are skipped). */
 export async function readAllJson<T>(dir: string): Promise<T[]> {
   const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json'));
-  const records = await Promise.all(names.map((n) => readJson<T>(path.join(dir, n))));
-  return records.filter((r): r is Awaited<T> => r !== undefined) as T[];
+  return readJsonFiles<T>(names.map((n) => path.join(dir, n)));
 }
 
 export async function removeFile(file: string): Promise<void> {

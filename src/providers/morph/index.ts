@@ -11,7 +11,7 @@ import { execSchema, instanceSchema, listOf, snapshotSchema, toInstanceInfo, toS
 export const DEFAULT_MORPH_BASE_URL = 'https://cloud.morph.so/api';
 
 export interface MorphProviderOptions extends MorphHttpOptions {
-  /** Concurrent digest lookups while planning. */
+  /** Concurrent digest lookups while planning (default 16). */
   lookupConcurrency?: number;
   /** How long to wait for an instance or snapshot to become ready. */
   readyTimeoutMs?: number;
@@ -60,7 +60,7 @@ export class MorphProvider implements Provider {
   async findReadySnapshots(digests: readonly string[], signal?: AbortSignal): Promise<Map<string, SnapshotInfo>> {
     const unique = [...new Set(digests)];
     const found = new Map<string, SnapshotInfo>();
-    await mapLimit(unique, this.options.lookupConcurrency ?? 8, async (digest) => {
+    await mapLimit(unique, this.options.lookupConcurrency ?? 16, async (digest) => {
       const ready = (await this.listSnapshots({ digest }, signal)).find((s) => s.status === 'ready' && s.digest === digest);
       if (ready) found.set(digest, ready);
     });
