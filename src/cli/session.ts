@@ -10,6 +10,7 @@ import { loadClientConfigProfile, toClientOptions } from '@temporalio/envconfig'
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import type { Config } from '../config';
 import { resolveTemporalCli, startDevServer, type DevServer, type Log } from '../config/devserver';
+import { processAlive } from '../process';
 import type { Provider } from '../providers/provider';
 import { createWorker } from '../worker';
 import { UsageError } from './errors';
@@ -106,7 +107,7 @@ export async function serveEmbedded(config: Config, log: Log, provider: Provider
 /** The embedded server a running `snapbuild worker` shares, if there is one. */
 async function sharedEmbeddedServer(config: Config): Promise<{ address: string } | undefined> {
   const owner = await readLock(path.join(config.homeDir, 'temporal', 'dev-server.lock'));
-  return owner?.shared && owner.address && owner.cli && isAlive(owner.cli) ? { address: owner.address } : undefined;
+  return owner?.shared && owner.address && owner.cli && processAlive(owner.cli) ? { address: owner.address } : undefined;
 }
 
 interface LockOwner {
@@ -168,13 +169,13 @@ async function acquireLock(lock: string): Promise<void> {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
     const owner: LockOwner = (await readLock(lock)) ?? {};
-    if (owner.cli && owner.cli !== process.pid && isAlive(owner.cli)) {
+    if (owner.cli && owner.cli !== process.pid && processAlive(owner.cli)) {
       throw new UsageError(
         `another snapbuild process (pid ${owner.cli}) is using the embedded Temporal server; wait for it to finish, ` +
           'or run a shared server (docker compose up, or `temporal server start-dev`) and set TEMPORAL_ADDRESS',
       );
     }
-    if (owner.server && isAlive(owner.server)) {
+    if (owner.server && processAlive(owner.server)) {
       if (Date.now() > deadline) {
         throw new UsageError(`a previous embedded Temporal server (pid ${owner.server}) is still running after its snapbuild exited; stop it, then retry`);
       }
@@ -193,13 +194,4 @@ async function startSdkDevServer(dbFile: string, log: Log): Promise<DevServer> {
   const port = 7233 + Math.floor(Math.random() * 1000) + 1000;
   const env = await TestWorkflowEnvironment.createLocal({ server: { dbFilename: dbFile, port } });
   return { address: `127.0.0.1:${port}`, namespace: env.namespace ?? 'default', stop: () => env.teardown() };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }

@@ -14,6 +14,7 @@ import { Client, Connection } from '@temporalio/client';
 import { startBuild } from '../../src/client';
 import { normalizeRecipe } from '../../src/core/recipe';
 import { reapOrphanInstances } from '../../src/janitor';
+import { mulberry32 } from '../../src/providers/morph-emulator/faults';
 import { lookupPlan } from '../../src/providers/plan';
 import { spawnSnapbuild } from '../helpers/cli';
 import { openTestStore, type TestStore } from '../helpers/store';
@@ -40,17 +41,6 @@ afterAll(async () => {
   rmSync(home, { recursive: true, force: true });
 });
 
-/** mulberry32: the kill moments are the same for a seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function startWorker(): Promise<ChildProcess> {
   const worker = spawnSnapbuild(['worker'], {
@@ -82,7 +72,7 @@ async function build(recipe: unknown) {
 }
 
 test(`builds survive ${KILLS} SIGKILLs of their worker: all complete, nothing leaks, one READY snapshot per digest`, async () => {
-  const random = prng(SEED);
+  const random = mulberry32(SEED); // the kill moments are the same for a seed
   const m = `k${Date.now()}`;
   const handles = await Promise.all(
     [1, 2, 3].map((b) => build({ base: 'host', steps: Array.from({ length: 6 }, (_, i) => ({ run: `sleep 0.4; echo ${m}-${b}-${i} >> /root/log`, retries: 10 })) })),

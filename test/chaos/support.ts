@@ -3,11 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type LogEntry, type Worker } from '@temporalio/worker';
+import { DefaultLogger, Runtime, type LogEntry } from '@temporalio/worker';
 import type { Provider } from '../../src/providers/provider';
-import { bundleWorkflows, createWorker } from '../../src/worker';
 import { spawnSnapbuild, type CliRun } from '../helpers/cli';
+import { startTestWorker, type TestTemporal } from '../helpers/temporal';
 
 export interface TimedRun extends CliRun {
   ms: number;
@@ -126,32 +125,9 @@ export function installCapturingRuntime(): void {
   runtimeInstalled = true;
 }
 
-export interface CapturingTemporal {
-  client: Client;
-  taskQueue: string;
-  worker: Worker;
-  close(): Promise<void>;
-}
+export type CapturingTemporal = TestTemporal;
 
-/** Like test/helpers/temporal.ts's startTestWorker, on the capturing runtime. */
-export async function startCapturingWorker(provider: Provider): Promise<CapturingTemporal> {
-  installCapturingRuntime();
-  const address = process.env.SNAPBUILD_TEST_TEMPORAL_ADDRESS!;
-  const connection = await Connection.connect({ address });
-  const nativeConnection = await NativeConnection.connect({ address });
-  const client = new Client({ connection });
-  const taskQueue = `chaos-${Date.now()}-${Math.random().toString(16).slice(2, 8)}`;
-  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, provider, workflowBundle: await bundleWorkflows() });
-  const running = worker.run();
-  return {
-    client,
-    taskQueue,
-    worker,
-    async close() {
-      worker.shutdown();
-      await running;
-      await nativeConnection.close();
-      await connection.close();
-    },
-  };
+/** startTestWorker on the capturing runtime. */
+export function startCapturingWorker(provider: Provider): Promise<CapturingTemporal> {
+  return startTestWorker(provider, installCapturingRuntime);
 }

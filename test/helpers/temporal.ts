@@ -22,8 +22,12 @@ export function installQuietRuntime(): void {
   installed = true;
 }
 
-export async function startTestWorker(provider: Provider): Promise<TestTemporal> {
-  installQuietRuntime();
+/**
+ * A worker on the shared test server. `installRuntime` sets up the SDK runtime first (default: quiet); a suite
+ * that must read the SDK's logs passes its own.
+ */
+export async function startTestWorker(provider: Provider, installRuntime: () => void = installQuietRuntime): Promise<TestTemporal> {
+  installRuntime();
   const address = process.env.SNAPBUILD_TEST_TEMPORAL_ADDRESS!;
   const connection = await Connection.connect({ address });
   const nativeConnection = await NativeConnection.connect({ address });

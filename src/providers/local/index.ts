@@ -12,6 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { ConflictError, NotFoundError, ServerError, UnsupportedError, ValidationError } from '../errors';
 import type { ExecOptions, ExecResult, InstanceInfo, Provider, SnapshotInfo, SnapshotOptions, StartInstanceOptions } from '../provider';
 import { readAllJson, readJson, readJsonFiles, removeFile, writeJsonAtomic } from './records';
+import { processAlive } from '../../process';
 import { ensureHostBase, ensureLayerFs, execInOverlay, killGroup, missingIsolation } from './sandbox';
 
 /** The one named base image: the host's root filesystem, read-only below the instance. */
@@ -355,15 +356,6 @@ function settle(rec: SnapshotRecord): SnapshotRecord {
   if (rec.status !== 'pending') return rec;
   if (Date.now() - rec.createdAt > STALE_PENDING_MS || (rec.writerPid !== undefined && !processAlive(rec.writerPid))) return { ...rec, status: 'failed' };
   return rec;
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function matches(metadata: Record<string, string>, filter?: Record<string, string>): boolean {
