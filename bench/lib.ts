@@ -4,7 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -85,27 +85,42 @@ export async function openStore(cleanup: Cleanup, label: string): Promise<BenchS
 
 // ---- Temporal --------------------------------------------------------------------------------------------------
 
+const DYNAMIC_CONFIG = /^[A-Za-z0-9_.]+=[A-Za-z0-9_.:-]+$/;
+
 export interface BenchTemporal {
   address: string;
+  /** The dev server's process id, for CPU accounting. */
+  serverPid: number;
   namespace: string;
   client: Client;
   nativeConnection: NativeConnection;
 }
 
-/** An in-memory dev server (no dbFile) plus a client connection and a native connection for workers. */
-export async function startTemporal(cleanup: Cleanup, log: (line: string) => void): Promise<BenchTemporal> {
+/**
+ * An in-memory dev server (no dbFile) plus a client connection and a native connection for workers.
+ * `extraDynamicConfig` (KEY=VALUE, for what-if runs only) is appended to the server's arguments through a
+ * wrapper script passed to startDevServer as the CLI, so the start-up path stays the product's own.
+ */
+export async function startTemporal(cleanup: Cleanup, log: (line: string) => void, extraDynamicConfig: readonly string[] = []): Promise<BenchTemporal> {
   const config = loadConfig();
-  const cli = await resolveTemporalCli({ explicit: config.temporalCli, cacheDir: config.cacheDir, log });
-  if (!cli) throw new Error('no Temporal CLI: install Go, put `temporal` on PATH, or set SNAPBUILD_TEMPORAL_CLI');
+  const realCli = await resolveTemporalCli({ explicit: config.temporalCli, cacheDir: config.cacheDir, log });
+  if (!realCli) throw new Error('no Temporal CLI: install Go, put `temporal` on PATH, or set SNAPBUILD_TEMPORAL_CLI');
   const logDir = mkdtempSync(path.join(os.tmpdir(), 'snapbuild-bench-temporal-'));
   cleanup.add(`dev server log ${logDir}`, () => rmSync(logDir, { recursive: true, force: true }));
+  let cli = realCli;
+  if (extraDynamicConfig.length) {
+    for (const kv of extraDynamicConfig) if (!DYNAMIC_CONFIG.test(kv)) throw new Error(`--dev-server-config ${kv}: expected KEY=VALUE (letters, digits, . _ : -)`);
+    cli = path.join(logDir, 'temporal-wrapper.sh');
+    const extra = extraDynamicConfig.map((kv) => ` --dynamic-config-value '${kv}'`).join('');
+    writeFileSync(cli, `#!/bin/sh\nexec '${realCli.replace(/'/g, `'\\''`)}' "$@"${extra}\n`, { mode: 0o755 });
+  }
   const server = await startDevServer({ cli, logFile: path.join(logDir, 'server.log') });
   cleanup.add('Temporal dev server', () => server.stop());
   const connection = await Connection.connect({ address: server.address });
   cleanup.add('client connection', () => connection.close());
   const nativeConnection = await NativeConnection.connect({ address: server.address });
   cleanup.add('worker connection', () => nativeConnection.close());
-  return { address: server.address, namespace: server.namespace, client: new Client({ connection, namespace: server.namespace }), nativeConnection };
+  return { address: server.address, serverPid: server.pid, namespace: server.namespace, client: new Client({ connection, namespace: server.namespace }), nativeConnection };
 }
 
 export interface BenchWorker {
@@ -150,7 +165,7 @@ export function median(values: readonly number[]): number {
 }
 
 export function summary(values: readonly number[]): { median: number; min: number; max: number; n: number; values: number[] } {
-  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length, values: values.map(round) };
+  return { median: median(values), min: Math.min(...values), max: Math.max(...values), n: values.length, values: values.map((v) => round(v)) };
 }
 
 export const round = (x: number, digits = 2): number => (Number.isFinite(x) ? Math.round(x * 10 ** digits) / 10 ** digits : x);
@@ -211,3 +226,65 @@ export interface Ctx {
 export const ms = (x: number): string => (Number.isFinite(x) ? `${x >= 100 ? Math.round(x) : round(x, 1)} ms` : String(x));
 export const x = (r: number): string => (Number.isFinite(r) ? `${round(r, r >= 10 ? 1 : 2)}x` : String(r));
 export const bytes = (b: number): string => (b >= 1e6 ? `${round(b / 1e6, 3)} MB` : b >= 1e3 ? `${round(b / 1e3, 1)} kB` : `${b} B`);
+
+// ---- CPU accounting -----------------------------------------------------------------------------------------
+
+/** CPU milliseconds used so far by this process (all threads: JS, workflow threads, Temporal core), by its
+ * finished children (every sandboxed command: unshare, mount, bash), and by the dev server. */
+export interface Cpu {
+  self: number;
+  children: number;
+  server: number;
+}
+
+let clockTicks: number | undefined;
+function ticksPerSecond(): number {
+  if (clockTicks === undefined) {
+    try {
+      clockTicks = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime, stime, cutime, cstime of a process, in milliseconds (from /proc/<pid>/stat). */
+function procTimes(pid: number | 'self'): number[] {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const tick = 1000 / ticksPerSecond();
+    return [11, 12, 13, 14].map((i) => Number(fields[i]) * tick);
+  } catch {
+    return [NaN, NaN, NaN, NaN];
+  }
+}
+
+export function cpuNow(serverPid?: number): Cpu {
+  const [u, s, cu, cs] = procTimes('self');
+  const server = serverPid ? procTimes(serverPid) : [0, 0];
+  return { self: u + s, children: cu + cs, server: server[0] + server[1] };
+}
+
+export function cpuSince(before: Cpu, serverPid?: number): Cpu & { total: number } {
+  const now = cpuNow(serverPid);
+  const d = { self: now.self - before.self, children: now.children - before.children, server: now.server - before.server };
+  return { ...d, total: d.self + d.children + d.server };
+}
+
+/** Runs `fn`, returning its wall time and the CPU it cost (this process, its children, the dev server). */
+export async function metered<T>(serverPid: number | undefined, fn: () => Promise<T>): Promise<{ ms: number; cpu: Cpu & { total: number }; value: T }> {
+  const c0 = cpuNow(serverPid);
+  const t0 = performance.now();
+  const value = await fn();
+  return { ms: performance.now() - t0, cpu: cpuSince(c0, serverPid), value };
+}
+
+/** Median CPU per unit (e.g. per step) of several metered runs, by component. */
+export function cpuPer(runs: readonly { cpu: Cpu & { total: number } }[], units: number): Cpu & { total: number } {
+  const m = (k: keyof Cpu | 'total') => round(median(runs.map((r) => r.cpu[k] / units)), 1);
+  return { self: m('self'), children: m('children'), server: m('server'), total: m('total') };
+}
+
+export const cpuText = (c: Cpu & { total: number }): string => `${round(c.total, 0)} ms (node ${round(c.self, 0)}, cmds ${round(c.children, 0)}, server ${round(c.server, 0)})`;

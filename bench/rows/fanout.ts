@@ -7,7 +7,7 @@ import { normalizeRecipe } from '../../src/core/recipe';
 import type { FanoutInput, FanoutResult } from '../../src/core/types';
 import { lookupTree } from '../../src/providers/plan';
 import { alternate, marker, median, ms, openStore, round, startWorker, summary, timed, x, type Ctx, type Line, type RowResult } from '../lib';
-import { workflowBuild, type BuildCtx } from './orchestration';
+import { historyBreakdown, workflowBuild, type BuildCtx } from './orchestration';
 
 export async function fanoutRow(ctx: Ctx): Promise<RowResult> {
   const branches = ctx.quick ? 6 : 16;
@@ -19,7 +19,7 @@ export async function fanoutRow(ctx: Ctx): Promise<RowResult> {
   const prefix = (m: string) => [`echo ${m} > /root/prefix`, 'true'];
   const branchSteps = [`sleep ${sleep} # {branch}`, `sleep ${sleep}`, `sleep ${sleep}`];
 
-  const fanout = async (): Promise<{ result: FanoutResult; timeline: Record<string, number> }> => {
+  const fanout = async (): Promise<{ result: FanoutResult; timeline: Record<string, number>; slowestBranch: Record<string, number> }> => {
     const m = marker();
     const spec = normalizeRecipe({
       name: `bench-${m}`,
@@ -36,9 +36,9 @@ export async function fanoutRow(ctx: Ctx): Promise<RowResult> {
     if (bad.length) throw new Error(`fan-out: branches not built: ${bad.map((b) => `${b.name} ${b.state} ${b.error ?? ''}`).join('; ')}`);
     // Where the time went: the prefix child, then the spread of the branch children's starts and their length.
     const children = await Promise.all(
-      result.segments.map(async (s) => {
+      result.segments.filter((s) => s.workflowId).map(async (s) => {
         const d = await ctx.temporal.client.workflow.getHandle(s.workflowId!).describe();
-        return { prefix: s.parent === undefined, start: d.startTime.getTime() - t0, end: (d.closeTime?.getTime() ?? NaN) - t0 };
+        return { id: s.workflowId!, prefix: s.parent === undefined, start: d.startTime.getTime() - t0, end: (d.closeTime?.getTime() ?? NaN) - t0 };
       }),
     );
     const pre = children.filter((c) => c.prefix);
@@ -53,7 +53,9 @@ export async function fanoutRow(ctx: Ctx): Promise<RowResult> {
       lastBranchEndMs: Math.max(...br.map((c) => c.end)),
       fanoutDoneMs: Date.now() - t0,
     };
-    return { result, timeline };
+    const slowest = br.reduce((a, b) => (b.end - b.start > a.end - a.start ? b : a));
+    const slowestBranch = await historyBreakdown(ctx.temporal.client.workflow.getHandle(slowest.id));
+    return { result, timeline, slowestBranch };
   };
   const critical = async () => {
     const m = marker();
@@ -84,7 +86,7 @@ export async function fanoutRow(ctx: Ctx): Promise<RowResult> {
       wideRule: 'fan-out ratio > 2.0',
     },
   ];
-  const timelines = runs.a.map((r) => Object.fromEntries(Object.entries(r.value.timeline).map(([k, v]) => [k, round(v)])));
+  const timelines = runs.a.map((r) => ({ ...Object.fromEntries(Object.entries(r.value.timeline).map(([k, v]) => [k, round(v)])), slowestBranchHistory: r.value.slowestBranch }));
   return {
     id: '3',
     title: 'Fan-out',

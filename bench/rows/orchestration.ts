@@ -11,7 +11,7 @@ import type { BuildResult, BuildSpec } from '../../src/core/types';
 import { lookupPlan } from '../../src/providers/plan';
 import type { Provider } from '../../src/providers/provider';
 import type { buildWorkflow } from '../../src/workflows';
-import { alternate, marker, median, ms, openStore, round, startWorker, summary, timed, x, type Ctx, type Line, type RowResult } from '../lib';
+import { alternate, cpuPer, cpuText, marker, median, metered, ms, openStore, round, startWorker, summary, x, type Ctx, type Line, type RowResult } from '../lib';
 
 export interface BuildCtx {
   provider: Provider;
@@ -56,7 +56,7 @@ function recipe(command: string, n: number): BuildSpec {
  * Where a workflow's time went, from its event history: activity queue time (scheduled -> started), activity
  * execution (started -> completed) and the rest (workflow tasks between activities, start and end).
  */
-async function historyBreakdown(handle: WorkflowHandle): Promise<Record<string, number>> {
+export async function historyBreakdown(handle: WorkflowHandle): Promise<Record<string, number>> {
   const history = await handle.fetchHistory();
   const events = history.events ?? [];
   const at = (e: (typeof events)[number]) => tsToMs(e.eventTime);
@@ -112,20 +112,29 @@ export async function orchestrationRow(ctx: Ctx): Promise<RowResult> {
       repeats,
       async () => {
         const spec = recipe(command, n);
-        const r = await timed(() => workflowBuild(bctx, spec));
+        const r = await metered(ctx.temporal.serverPid, () => workflowBuild(bctx, spec));
         lastHandle = r.value.handle;
-        return r.ms;
+        return r;
       },
-      async () => (await timed(() => loopBuild(store.provider, recipe(command, n)))).ms,
+      async () => metered(ctx.temporal.serverPid, () => loopBuild(store.provider, recipe(command, n))),
     );
-    const wf = pairs.a;
-    const loop = pairs.b;
+    const wf = pairs.a.map((r) => r.ms);
+    const loop = pairs.b.map((r) => r.ms);
+    const wfCpu = cpuPer(pairs.a, n);
+    const loopCpu = cpuPer(pairs.b, n);
     const ratios = wf.map((w, i) => w / loop[i]);
     const perStep = wf.map((w, i) => (w - loop[i]) / n);
     const ratio = median(ratios);
     const overhead = median(perStep);
     const breakdown = lastHandle ? await historyBreakdown(lastHandle) : {};
-    data[name] = { workflowMs: summary(wf), loopMs: summary(loop), ratio: summary(ratios), perStepOverheadMs: summary(perStep), lastWorkflowHistory: breakdown };
+    data[name] = {
+      workflowMs: summary(wf),
+      loopMs: summary(loop),
+      ratio: summary(ratios),
+      perStepOverheadMs: summary(perStep),
+      cpuPerStepMs: { workflow: wfCpu, loop: loopCpu },
+      lastWorkflowHistory: breakdown,
+    };
     const base = { row: '1 orchestration', snapbuild: ms(median(wf)), baseline: ms(median(loop)) };
     if (name === 'sleep 0.2') {
       lines.push({ ...base, measure: `${n} x sleep 0.2: workflow / loop`, result: x(ratio), target: '<= 1.10', met: ratio <= 1.1, wideMiss: ratio > 2.2, wideRule: 'ratio > 2.2' });
@@ -141,6 +150,7 @@ export async function orchestrationRow(ctx: Ctx): Promise<RowResult> {
       wideMiss: overhead > 120,
       wideRule: 'per-step overhead > 120 ms',
     });
+    lines.push({ row: '1 orchestration (info)', measure: `${n} x ${name}: CPU per step`, snapbuild: cpuText(wfCpu), baseline: cpuText(loopCpu), result: x(wfCpu.total / loopCpu.total) });
   }
   return { id: '1', title: 'Orchestration overhead', lines, data };
 }
