@@ -46,7 +46,10 @@ export async function withSession<T>(config: Config, log: Log, provider: Provide
   const remote = remoteTemporal();
   const shared = remote ? undefined : await sharedEmbeddedServer(config);
   if (remote || shared) {
-    const connection = await Connection.connect(remote ? remote.connectionOptions : { address: shared!.address });
+    const address = remote ? remote.connectionOptions.address ?? 'localhost:7233' : shared!.address;
+    const connection = await Connection.connect(remote ? remote.connectionOptions : { address }).catch((err: Error) => {
+      throw new Error(`cannot reach the Temporal server at ${address}${remote ? ' (TEMPORAL_ADDRESS or profile)' : ''}: ${err.message}`);
+    });
     const namespace = remote?.namespace ?? 'default';
     try {
       return await fn({ client: new Client({ connection, namespace }), taskQueue: config.taskQueue, namespace, embedded: false });

@@ -13,7 +13,10 @@ export function registerWorker(program: Command, ctx: Context): void {
       const remote = remoteTemporal();
       const provider = await ctx.provider();
       if (!remote) return serveEmbedded(config, ctx.log, provider);
-      const connection = await NativeConnection.connect(remote.connectionOptions);
+      const address = remote.connectionOptions.address ?? 'localhost:7233';
+      const connection = await NativeConnection.connect(remote.connectionOptions).catch((err: Error) => {
+        throw new Error(`cannot reach the Temporal server at ${address} (TEMPORAL_ADDRESS or profile): ${err.message}`);
+      });
       const namespace = remote.namespace ?? 'default';
       const worker = await createWorker({ connection, namespace, taskQueue: config.taskQueue, provider });
       ctx.log(`snapbuild worker: provider ${provider.name}, task queue ${config.taskQueue}, namespace ${namespace}`);

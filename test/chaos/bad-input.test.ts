@@ -137,9 +137,9 @@ const cases: Case[] = [
     withinMs: 20_000,
     env: { TEMPORAL_ADDRESS: '127.0.0.1:1' },
     args: () => ['build', HELLO],
-    says: [/connect/i],
+    says: [/cannot reach the Temporal server at 127\.0\.0\.1:1/, /connect/i],
   },
-  { name: 'status with an unreachable Temporal (TEMPORAL_ADDRESS=127.0.0.1:1)', kind: 'runtime', code: 1, withinMs: 20_000, env: { TEMPORAL_ADDRESS: '127.0.0.1:1' }, args: () => ['status', 'x'], says: [/connect/i] },
+  { name: 'status with an unreachable Temporal (TEMPORAL_ADDRESS=127.0.0.1:1)', kind: 'runtime', code: 1, withinMs: 20_000, env: { TEMPORAL_ADDRESS: '127.0.0.1:1' }, args: () => ['status', 'x'], says: [/cannot reach the Temporal server at 127\.0\.0\.1:1/, /connect/i] },
   {
     name: 'plan with an unreachable Morph API',
     kind: 'runtime',
