@@ -13,8 +13,3 @@ export function renderTemplate(text: string, vars: Record<string, string>): stri
   }
   return out;
 }
-
-/** The template names used in `text`, among `names`. */
-export function templateNames(text: string, names: readonly string[]): string[] {
-  return names.filter((n) => text.includes(`{{${n}}}`) || text.includes(`{${n}}`));
-}

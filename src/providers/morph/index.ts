@@ -8,8 +8,6 @@ import type { ExecOptions, ExecResult, InstanceInfo, Provider, SnapshotInfo, Sna
 import { MorphHttp, sleep, type MorphHttpOptions } from './http';
 import { execSchema, instanceSchema, listOf, snapshotSchema, toInstanceInfo, toSnapshotInfo } from './schemas';
 
-export const DEFAULT_MORPH_BASE_URL = 'https://cloud.morph.so/api';
-
 export interface MorphProviderOptions extends MorphHttpOptions {
   /** Concurrent digest lookups while planning (default 16). */
   lookupConcurrency?: number;
