@@ -9,6 +9,7 @@ import { BUILD_KEY } from './labels';
 import { InvalidReleaseError, type Release, type ReleaseSource } from '../core/release';
 import { RecipeError, renderSpec } from '../core/recipe';
 import { fetchRelease } from '../release/fetch';
+import { stepLabel } from '../core/text';
 import type { TreePlan } from '../core/tree';
 import type { BranchSpec, BuildSpec, Plan, RecipeSpec, StepSpec } from '../core/types';
 import { ProviderError, RateLimitedError } from '../providers/errors';
@@ -85,7 +86,7 @@ export function createActivities(deps: ActivityDeps) {
           throw ApplicationFailure.create({
             type: NOT_APPROVED,
             nonRetryable: true,
-            message: `not approved: ${outcome} (step ${step.index}, ${step.name ?? oneLine(step.run)}, exited with code ${result.exitCode})`,
+            message: `not approved: ${outcome} (step ${step.index}, ${stepLabel(step)}, exited with code ${result.exitCode})`,
             details: [{ stepIndex: step.index, exitCode: result.exitCode, outcome, outputTail }],
           });
         }
@@ -95,7 +96,7 @@ export function createActivities(deps: ActivityDeps) {
             type: STEP_FAILED,
             nonRetryable: true,
             message:
-              `${step.verify ? 'verification failed: ' : ''}step ${step.index} (${step.name ?? oneLine(step.run)}) exited with code ${result.exitCode}` +
+              `${step.verify ? 'verification failed: ' : ''}step ${step.index} (${stepLabel(step)}) exited with code ${result.exitCode}` +
               (outputTail ? `\n${outputTail}` : ''),
             details: [details],
           });
@@ -206,9 +207,4 @@ function tail(text: string): string {
 
 function interleave(stdout: string, stderr: string): string {
   return [stdout.trimEnd(), stderr.trimEnd()].filter(Boolean).join('\n');
-}
-
-function oneLine(command: string): string {
-  const first = command.trim().split('\n')[0];
-  return first.length > 60 ? first.slice(0, 57) + '...' : first;
 }

@@ -1,5 +1,8 @@
 /** Human output: aligned tables and short forms. Machine output is `--json` on stdout. */
+import { oneLine, stepLabel } from '../core/text';
 import type { StepReport } from '../core/types';
+
+export { oneLine, stepLabel };
 
 export function table(header: string[], rows: string[][]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
@@ -7,18 +10,8 @@ export function table(header: string[], rows: string[][]): string {
   return [line(header), ...rows.map(line)].join('\n') + '\n';
 }
 
-export function oneLine(text: string, max = 60): string {
-  const first = text.trim().split('\n')[0];
-  const more = text.trim().includes('\n') ? ' ...' : '';
-  return first.length + more.length > max ? first.slice(0, max - 3) + '...' : first + more;
-}
-
 export function seconds(ms: number): string {
   return ms < 1000 ? `${ms}ms` : `${(ms / 1000).toFixed(1)}s`;
-}
-
-export function stepLabel(s: Pick<StepReport, 'name' | 'run'>): string {
-  return s.name ?? oneLine(s.run);
 }
 
 export function stepsTable(steps: StepReport[]): string {

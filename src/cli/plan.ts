@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { lookupPlan } from '../providers/plan';
 import type { Context } from './context';
-import { oneLine, printJson, table } from './output';
+import { printJson, stepLabel, table } from './output';
 import { loadRecipe } from './recipe-file';
 
 export function registerPlan(program: Command, ctx: Context): void {
@@ -26,7 +26,7 @@ export function registerPlan(program: Command, ctx: Context): void {
       process.stdout.write(
         table(
           ['STEP', 'PLAN', 'SNAPSHOT', 'DIGEST', 'COMMAND'],
-          rows.map((r) => [String(r.index + 1), r.cached ? 'cached' : 'run', r.snapshotId ?? '-', r.digest.slice(0, 12), r.name ?? oneLine(r.run)]),
+          rows.map((r) => [String(r.index + 1), r.cached ? 'cached' : 'run', r.snapshotId ?? '-', r.digest.slice(0, 12), stepLabel(r)]),
         ),
       );
       const toRun = rows.length - 1 - plan.deepestCached;

@@ -14,7 +14,7 @@ import {
 import type { Activities } from '../activities';
 import { BUILD_KEY } from '../activities/labels';
 import type { BuildInput, BuildProgress, BuildResult, StepReport, StepSpec } from '../core/types';
-import { FATAL_TYPES } from './errors';
+import { failureMessage, FATAL_TYPES } from './errors';
 import { progressQuery } from './messages';
 import { machineStart, providerCall, stepRun } from './options';
 
@@ -141,6 +141,5 @@ function isFatal(err: unknown): boolean {
 }
 
 function describe(err: unknown): string {
-  const cause = err instanceof ActivityFailure && err.cause ? err.cause : err;
-  return cause instanceof Error ? cause.message.split('\n')[0] : String(err);
+  return failureMessage(err).split('\n')[0];
 }

@@ -32,3 +32,9 @@ export function innermost(err: unknown): unknown {
   while (at instanceof TemporalFailure && at.cause) at = at.cause;
   return at;
 }
+
+/** The message of the innermost failure of a chain. */
+export function failureMessage(err: unknown): string {
+  const inner = innermost(err);
+  return inner instanceof Error ? inner.message : String(inner);
+}

@@ -16,7 +16,7 @@ import type { Activities } from '../activities';
 import { segmentTree, type Segment, type TreeNode } from '../core/segments';
 import type { BranchReport, FanoutInput, FanoutProgress, FanoutResult, SegmentReport, StepSpec } from '../core/types';
 import { buildWorkflow } from './build';
-import { innermost, STEP_FAILED, type StepFailureDetails } from './errors';
+import { failureMessage, innermost, STEP_FAILED, type StepFailureDetails } from './errors';
 import { fanoutProgressQuery } from './messages';
 import { providerCall } from './options';
 
@@ -99,7 +99,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
           Object.assign(report, { state: 'built', snapshotId: result.snapshotId });
           return result.snapshotId;
         } catch (err) {
-          Object.assign(report, { state: isCancellation(err) ? 'cancelled' : 'failed', error: describe(err) });
+          Object.assign(report, { state: isCancellation(err) ? 'cancelled' : 'failed', error: failureMessage(err) });
           throw err;
         } finally {
           limit.release();
@@ -124,7 +124,7 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
         });
         Object.assign(report, { state: wasCached ? 'cached' : 'built', snapshotId });
       } catch (err) {
-        Object.assign(report, { state: isCancellation(err) ? 'cancelled' : isVerifyFailure(err) ? 'rejected' : 'failed', error: describe(err) });
+        Object.assign(report, { state: isCancellation(err) ? 'cancelled' : isVerifyFailure(err) ? 'rejected' : 'failed', error: failureMessage(err) });
         throw err;
       }
     }),
@@ -139,11 +139,6 @@ export async function fanoutWorkflow(input: FanoutInput): Promise<FanoutResult> 
   return { ...progress, durationMs: Date.now() - started };
 }
 
-
-function describe(err: unknown): string {
-  const inner = innermost(err);
-  return inner instanceof Error ? inner.message : String(inner);
-}
 
 function isVerifyFailure(err: unknown): boolean {
   const inner = innermost(err);

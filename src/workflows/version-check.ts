@@ -7,7 +7,7 @@ import { ApplicationFailure, executeChild, proxyActivities, upsertMemo, workflow
 import type { Activities } from '../activities';
 import type { VersionCheckInput, VersionCheckResult } from '../core/types';
 import { buildWorkflow } from './build';
-import { INVALID_RELEASE, innermost, NOT_APPROVED } from './errors';
+import { failureMessage, INVALID_RELEASE, innermost, NOT_APPROVED } from './errors';
 import { providerCall, releaseFetch } from './options';
 
 const { resolveRelease } = proxyActivities<Activities>(releaseFetch);
@@ -37,7 +37,7 @@ export async function versionCheckWorkflow(input: VersionCheckInput): Promise<Ve
   } catch (err) {
     const inner = innermost(err);
     const type = inner instanceof ApplicationFailure ? inner.type : undefined;
-    const message = inner instanceof Error ? inner.message : String(inner);
+    const message = failureMessage(err);
     if (type === NOT_APPROVED) {
       record({ outcome: 'not-approved', version, message });
       throw ApplicationFailure.create({ type: NOT_APPROVED, nonRetryable: true, message: `version ${version} is ${message}` });
