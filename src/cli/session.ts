@@ -92,7 +92,7 @@ export async function serveEmbedded(config: Config, log: Log, provider: Provider
     const native = await NativeConnection.connect({ address: server.address });
     try {
       const worker = await createWorker({ connection: native, namespace: server.namespace, taskQueue: config.taskQueue, provider, shutdownSignals: [] });
-      log(`snapbuild worker: embedded Temporal server on ${server.address} (state in ${path.join(config.homeDir, 'temporal')}), provider ${provider.name}`);
+      log(`snapbuild worker: embedded Temporal server on ${server.address} (state in ${embeddedPaths(config).dir}), provider ${provider.name}`);
       log('other snapbuild commands use this server while it runs; schedules fire; Ctrl-C stops');
       const stop = new Promise<void>((resolve) => {
         process.once('SIGINT', resolve);
@@ -107,9 +107,15 @@ export async function serveEmbedded(config: Config, log: Log, provider: Provider
   }
 }
 
+/** Where the embedded server keeps its database, log and lock. */
+function embeddedPaths(config: Config) {
+  const dir = path.join(config.homeDir, 'temporal');
+  return { dir, lock: path.join(dir, 'dev-server.lock'), db: path.join(dir, 'dev.db'), log: path.join(dir, 'dev-server.log') };
+}
+
 /** The embedded server a running `snapbuild worker` shares, if there is one. */
 async function sharedEmbeddedServer(config: Config): Promise<{ address: string } | undefined> {
-  const owner = await readLock(path.join(config.homeDir, 'temporal', 'dev-server.lock'));
+  const owner = await readLock(embeddedPaths(config).lock);
   return owner?.shared && owner.address && owner.cli && processAlive(owner.cli) ? { address: owner.address } : undefined;
 }
 
@@ -134,17 +140,16 @@ async function readLock(lock: string): Promise<LockOwner | undefined> {
  * server; a server still shutting down after its CLI has gone is waited for, never run beside.
  */
 async function startEmbeddedServer(config: Config, log: Log, opts: { shared?: boolean } = {}): Promise<DevServer> {
-  const dir = path.join(config.homeDir, 'temporal');
+  const { dir, lock, db, log: logFile } = embeddedPaths(config);
   await fs.mkdir(dir, { recursive: true });
-  const lock = path.join(dir, 'dev-server.lock');
   await acquireLock(lock);
   try {
     const cli = await resolveTemporalCli({ explicit: config.temporalCli, cacheDir: config.cacheDir, log });
     if (!cli) {
-      const server = await startSdkDevServer(path.join(dir, 'dev.db'), log);
+      const server = await startSdkDevServer(db, log);
       return { ...server, stop: () => server.stop().finally(() => fs.rm(lock, { force: true })) };
     }
-    const server = await startDevServer({ cli, dbFile: path.join(dir, 'dev.db'), logFile: path.join(dir, 'dev-server.log') });
+    const server = await startDevServer({ cli, dbFile: db, logFile });
     const owner: LockOwner = { cli: process.pid, server: server.pid, address: server.address, shared: opts.shared };
     await fs.writeFile(lock, JSON.stringify(owner));
     return {
