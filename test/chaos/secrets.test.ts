@@ -12,12 +12,11 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import { startBuild } from '../../src/client';
 import { normalizeRecipe } from '../../src/core/recipe';
-import { MorphProvider } from '../../src/providers/morph';
-import { startMorphEmulator } from '../../src/providers/morph-emulator';
+import type { MorphProvider } from '../../src/providers/morph';
 import { lookupPlan } from '../../src/providers/plan';
 import { progressQuery } from '../../src/workflows/messages';
 import { snapbuild } from '../helpers/cli';
-import { openTestStore, type TestStore } from '../helpers/store';
+import { openMorphTarget, type MorphTarget } from '../helpers/morph';
 import { makeHome, removeHome, sdkLog, startCapturingWorker, type CapturingTemporal } from './support';
 
 /** Distinctive values: base64url, so no shell or JSON quoting changes them, and never found by accident. */
@@ -86,8 +85,7 @@ function describeFailure(err: unknown): string {
 }
 
 describe('through the Morph client against the emulator, with an in-process worker', () => {
-  let store: TestStore;
-  let emulator: Awaited<ReturnType<typeof startMorphEmulator>>;
+  let target: MorphTarget;
   let morph: MorphProvider;
   let temporal: CapturingTemporal;
   const printed: string[] = [];
@@ -110,17 +108,14 @@ describe('through the Morph client against the emulator, with an in-process work
       });
     }
     process.env.DEPLOY_TOKEN = SECRET; // the in-process worker's environment: createWorker resolves secrets from it
-    store = await openTestStore();
-    emulator = await startMorphEmulator({ provider: store.provider, apiKey: KEY });
-    morph = new MorphProvider({ baseUrl: emulator.url, apiKey: KEY, pollMinMs: 50, pollMaxMs: 250, retry: { initialDelayMs: 50, maxDelayMs: 500 } });
+    target = await openMorphTarget(KEY);
+    morph = target.morph;
     temporal = await startCapturingWorker(morph);
   });
 
   afterAll(async () => {
     await temporal?.close();
-    await morph?.close();
-    await emulator?.close();
-    await store?.cleanup();
+    await target?.close();
     if (previousToken === undefined) delete process.env.DEPLOY_TOKEN;
     else process.env.DEPLOY_TOKEN = previousToken;
     jest.restoreAllMocks();
@@ -190,18 +185,15 @@ describe('through the Morph client against the emulator, with an in-process work
 });
 
 describe('through the CLI (embedded default, SNAPBUILD_PROVIDER=morph, emulator)', () => {
-  let store: TestStore;
-  let emulator: Awaited<ReturnType<typeof startMorphEmulator>>;
+  let target: MorphTarget;
   let home: string;
 
   beforeAll(async () => {
-    store = await openTestStore();
-    emulator = await startMorphEmulator({ provider: store.provider, apiKey: KEY });
+    target = await openMorphTarget(KEY);
     home = makeHome('snapbuild-chaos-secrets-');
   });
   afterAll(async () => {
-    await emulator?.close();
-    await store?.cleanup();
+    await target?.close();
     if (home) removeHome(home);
   });
 
@@ -220,7 +212,7 @@ describe('through the CLI (embedded default, SNAPBUILD_PROVIDER=morph, emulator)
       SNAPBUILD_HOME: home,
       TEMPORAL_ADDRESS: '',
       SNAPBUILD_PROVIDER: 'morph',
-      MORPH_BASE_URL: emulator.url,
+      MORPH_BASE_URL: target.emulator.url,
       MORPH_API_KEY: KEY,
       DEPLOY_TOKEN: SECRET,
       SNAPBUILD_DEBUG: '',

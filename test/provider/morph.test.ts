@@ -1,23 +1,19 @@
 /** The provider contract for the Morph client, against the loopback emulator (backed by a real local store). */
 import { MorphProvider } from '../../src/providers/morph';
-import { startMorphEmulator } from '../../src/providers/morph-emulator';
-import { openTestStore, type TestStore } from '../helpers/store';
+import type { MorphEmulator } from '../../src/providers/morph-emulator';
+import { openMorphTarget, type MorphTarget } from '../helpers/morph';
 import { providerContract } from './contract';
 
-const KEY = 'test-key-morph-contract';
-let store: TestStore;
-let emulator: Awaited<ReturnType<typeof startMorphEmulator>>;
+let target: MorphTarget;
+let emulator: MorphEmulator;
 let morph: MorphProvider;
 
 beforeAll(async () => {
-  store = await openTestStore();
-  emulator = await startMorphEmulator({ provider: store.provider, apiKey: KEY });
-  morph = new MorphProvider({ baseUrl: emulator.url, apiKey: KEY, pollMinMs: 50, pollMaxMs: 200 });
+  target = await openMorphTarget('test-key-morph-contract', { pollMaxMs: 200 });
+  ({ emulator, morph } = target);
 });
 afterAll(async () => {
-  await morph?.close();
-  await emulator?.close();
-  await store?.cleanup();
+  await target?.close();
 });
 
 describe('morph provider (emulator): contract', () => {

@@ -4,29 +4,25 @@
  */
 import { startBuild } from '../../src/client';
 import { normalizeRecipe } from '../../src/core/recipe';
-import { MorphProvider } from '../../src/providers/morph';
-import { startMorphEmulator } from '../../src/providers/morph-emulator';
+import type { MorphProvider } from '../../src/providers/morph';
+import type { MorphEmulator } from '../../src/providers/morph-emulator';
 import { lookupPlan } from '../../src/providers/plan';
-import { openTestStore, type TestStore } from '../helpers/store';
+import { openMorphTarget, type MorphTarget } from '../helpers/morph';
 import { startTestWorker, type TestTemporal } from '../helpers/temporal';
 
-const KEY = 'test-key-morph-workflow';
-let store: TestStore;
-let emulator: Awaited<ReturnType<typeof startMorphEmulator>>;
+let target: MorphTarget;
+let emulator: MorphEmulator;
 let morph: MorphProvider;
 let temporal: TestTemporal;
 
 beforeAll(async () => {
-  store = await openTestStore();
-  emulator = await startMorphEmulator({ provider: store.provider, apiKey: KEY });
-  morph = new MorphProvider({ baseUrl: emulator.url, apiKey: KEY, pollMinMs: 50, pollMaxMs: 250, retry: { initialDelayMs: 50, maxDelayMs: 500 } });
+  target = await openMorphTarget('test-key-morph-workflow');
+  ({ emulator, morph } = target);
   temporal = await startTestWorker(morph);
 });
 afterAll(async () => {
   await temporal?.close();
-  await morph?.close();
-  await emulator?.close();
-  await store?.cleanup();
+  await target?.close();
 });
 
 async function build(recipe: unknown) {
