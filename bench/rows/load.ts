@@ -61,24 +61,19 @@ export async function loadRow(ctx: Ctx): Promise<RowResult> {
   const rssIdle = process.memoryUsage.rss();
 
   ctx.log(`  row 5: ${builds} concurrent ${STEPS}-step builds, ${repeats} repeats`);
+  /** `builds` concurrent builds of one kind on a fresh store, with time, CPU and peak RSS. */
+  const measure = async (build: () => Promise<unknown>) => {
+    await freshStore();
+    const rss = sampleRss();
+    const r = await metered(ctx.temporal.serverPid, () => Promise.allSettled(Array.from({ length: builds }, build)));
+    const mem = rss.stop();
+    const failed = r.value.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
+    return { ms: r.ms, cpu: r.cpu, completed: builds - failed.length, errors: failed.slice(0, 3).map((f) => String(f.reason?.message ?? f.reason)), peakRss: mem.peak, rssSamples: mem.samples, rssSampleFailures: mem.failures };
+  };
   const runs = await alternate(
     repeats,
-    async () => {
-      await freshStore();
-      const rss = sampleRss();
-      const r = await metered(ctx.temporal.serverPid, () => Promise.allSettled(Array.from({ length: builds }, () => workflowBuild(bctx, recipe()))));
-      const mem = rss.stop();
-      const failed = r.value.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-      return { ms: r.ms, cpu: r.cpu, completed: builds - failed.length, errors: failed.slice(0, 3).map((f) => String(f.reason?.message ?? f.reason)), peakRss: mem.peak, rssSamples: mem.samples, rssSampleFailures: mem.failures };
-    },
-    async () => {
-      await freshStore();
-      const rss = sampleRss();
-      const r = await metered(ctx.temporal.serverPid, () => Promise.allSettled(Array.from({ length: builds }, () => loopBuild(provider, recipe()))));
-      const mem = rss.stop();
-      const failed = r.value.filter((o): o is PromiseRejectedResult => o.status === 'rejected');
-      return { ms: r.ms, cpu: r.cpu, completed: builds - failed.length, errors: failed.slice(0, 3).map((f) => String(f.reason?.message ?? f.reason)), peakRss: mem.peak };
-    },
+    () => measure(() => workflowBuild(bctx, recipe())),
+    () => measure(() => loopBuild(provider, recipe())),
   );
   const wfMs = median(runs.a.map((r) => r.ms));
   const loopMs = median(runs.b.map((r) => r.ms));
